@@ -70,10 +70,8 @@ impl Block {
     /// [`EncodeError::TooLarge`] above [`MAX_BLOCK_SIZE`].
     pub fn raw(bytes: impl Into<Bytes>) -> Result<Block, EncodeError> {
         let bytes = bytes.into();
-        check_size(bytes.len(), MAX_BLOCK_SIZE).map_err(|(size, max)| EncodeError::TooLarge {
-            size,
-            max,
-        })?;
+        check_size(bytes.len(), MAX_BLOCK_SIZE)
+            .map_err(|(size, max)| EncodeError::TooLarge { size, max })?;
         Ok(Block {
             cid: Cid::of(Codec::Raw, &bytes),
             bytes,
@@ -201,12 +199,17 @@ mod tests {
         assert_eq!(ok, block);
 
         let forged = Block::from_untrusted(block.cid(), &b"chunK"[..]);
-        assert!(matches!(forged, Err(BlockError::CidMismatch { expected, .. }) if expected == *block.cid()));
+        assert!(
+            matches!(forged, Err(BlockError::CidMismatch { expected, .. }) if expected == *block.cid())
+        );
 
         let big = vec![0u8; MAX_BLOCK_SIZE + 1];
         assert_eq!(
             Block::from_untrusted(block.cid(), big).unwrap_err(),
-            BlockError::TooLarge { size: MAX_BLOCK_SIZE + 1, max: MAX_BLOCK_SIZE }
+            BlockError::TooLarge {
+                size: MAX_BLOCK_SIZE + 1,
+                max: MAX_BLOCK_SIZE
+            }
         );
         assert_eq!(
             Block::from_untrusted_with_limit(block.cid(), &b"chunk"[..], 4).unwrap_err(),

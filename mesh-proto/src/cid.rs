@@ -153,13 +153,13 @@ impl TryFrom<&cid::Cid> for Cid {
         }
         let codec = Codec::from_code(cid.codec())?;
         let hash = cid.hash();
-        let digest: [u8; 32] =
-            hash.digest()
-                .try_into()
-                .map_err(|_| CidError::UnsupportedHash {
-                    code: hash.code(),
-                    len: hash.digest().len(),
-                })?;
+        let digest: [u8; 32] = hash
+            .digest()
+            .try_into()
+            .map_err(|_| CidError::UnsupportedHash {
+                code: hash.code(),
+                len: hash.digest().len(),
+            })?;
         if hash.code() != SHA2_256 {
             return Err(CidError::UnsupportedHash {
                 code: hash.code(),
@@ -256,14 +256,26 @@ mod tests {
         );
         let mut bytes = Cid::of(Codec::Raw, b"x").to_bytes();
         bytes[1] = 0x70; // dag-pb
-        assert_eq!(Cid::from_bytes(&bytes), Err(CidError::UnsupportedCodec(0x70)));
+        assert_eq!(
+            Cid::from_bytes(&bytes),
+            Err(CidError::UnsupportedCodec(0x70))
+        );
         let mut bytes = Cid::of(Codec::Raw, b"x").to_bytes();
         bytes[2] = 0x13; // sha2-512 code with a 32-byte digest
-        assert!(matches!(Cid::from_bytes(&bytes), Err(CidError::UnsupportedHash { .. })));
+        assert!(matches!(
+            Cid::from_bytes(&bytes),
+            Err(CidError::UnsupportedHash { .. })
+        ));
         let mut long = Cid::of(Codec::Raw, b"x").to_bytes().to_vec();
         long.push(0);
-        assert!(matches!(Cid::from_bytes(&long), Err(CidError::Malformed(_))));
+        assert!(matches!(
+            Cid::from_bytes(&long),
+            Err(CidError::Malformed(_))
+        ));
         assert!(matches!(Cid::from_bytes(&[]), Err(CidError::Malformed(_))));
-        assert!(matches!("not a cid".parse::<Cid>(), Err(CidError::Malformed(_))));
+        assert!(matches!(
+            "not a cid".parse::<Cid>(),
+            Err(CidError::Malformed(_))
+        ));
     }
 }

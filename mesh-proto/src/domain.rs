@@ -113,7 +113,10 @@ mod tests {
             assert_eq!(tag.iter().filter(|b| **b == 0).count(), 1, "{a:?}: one NUL");
             assert!(tag.iter().all(|b| b.is_ascii()), "{a:?}: ASCII");
             for b in Domain::ALL.iter().skip(i + 1) {
-                assert!(!b.tag().starts_with(tag) && !tag.starts_with(b.tag()), "{a:?} {b:?}");
+                assert!(
+                    !b.tag().starts_with(tag) && !tag.starts_with(b.tag()),
+                    "{a:?} {b:?}"
+                );
             }
         }
     }
@@ -122,13 +125,21 @@ mod tests {
     fn a_signature_does_not_cross_domains() {
         let key = SigningKey::from_bytes(&[7; 32]);
         let sig = Domain::Vote.sign(&key, b"same bytes");
-        assert!(Domain::Vote.verify(&key.verifying_key(), b"same bytes", &sig).is_ok());
+        assert!(
+            Domain::Vote
+                .verify(&key.verifying_key(), b"same bytes", &sig)
+                .is_ok()
+        );
         for other in Domain::ALL.into_iter().filter(|d| *d != Domain::Vote) {
             assert_eq!(
                 other.verify(&key.verifying_key(), b"same bytes", &sig),
                 Err(SignatureError { domain: other })
             );
         }
-        assert!(Domain::Vote.verify(&key.verifying_key(), b"other bytes", &sig).is_err());
+        assert!(
+            Domain::Vote
+                .verify(&key.verifying_key(), b"other bytes", &sig)
+                .is_err()
+        );
     }
 }

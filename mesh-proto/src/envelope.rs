@@ -266,7 +266,10 @@ pub(crate) fn sign_payload<T: BlockPayload>(
     })
 }
 
-pub(crate) fn encode_wire<T: BlockPayload>(payload: &T, sig: Option<&ObjectSig>) -> Result<Vec<u8>, EncodeError> {
+pub(crate) fn encode_wire<T: BlockPayload>(
+    payload: &T,
+    sig: Option<&ObjectSig>,
+) -> Result<Vec<u8>, EncodeError> {
     let wire = WireRef {
         kind: T::TYPE,
         version: T::VERSION,
@@ -291,7 +294,8 @@ pub(crate) fn decode<T: BlockPayload>(bytes: &[u8]) -> Result<Envelope<T>, Decod
         }
     };
     check_header::<T>(&wire.kind, wire.version)?;
-    let canonical = encode_wire(&wire.payload, wire.sig.as_ref()).map_err(|_| DecodeError::NonCanonical)?;
+    let canonical =
+        encode_wire(&wire.payload, wire.sig.as_ref()).map_err(|_| DecodeError::NonCanonical)?;
     if canonical != bytes {
         return Err(DecodeError::NonCanonical);
     }

@@ -125,6 +125,9 @@ mod tests {
 
     #[test]
     fn debug_shows_seconds() {
-        assert_eq!(format!("{:?}", Instant::from_micros(1_500_002)), "Instant(1.500002s)");
+        assert_eq!(
+            format!("{:?}", Instant::from_micros(1_500_002)),
+            "Instant(1.500002s)"
+        );
     }
 }

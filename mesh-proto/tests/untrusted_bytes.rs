@@ -1,6 +1,15 @@
 //! Untrusted bytes against every decoder: a typed error or an exact round trip, never a
 //! panic. The fuzz targets in `fuzz/` run the same properties with coverage guidance.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_possible_truncation,
+    reason = "test code: a panic is a failed test"
+)]
+
 use proptest::prelude::*;
 use quorate_mesh_proto::ed25519_dalek::SigningKey;
 use quorate_mesh_proto::payloads::{FileManifest, Text};
@@ -20,7 +29,11 @@ fn decode_all(bytes: &[u8]) {
 
 fn round_trips<T: BlockPayload>(block: &Block) {
     if let Ok(env) = block.decode::<T>() {
-        assert_eq!(env.to_block().unwrap(), *block, "accepted bytes must be canonical");
+        assert_eq!(
+            env.to_block().unwrap(),
+            *block,
+            "accepted bytes must be canonical"
+        );
         let _ = env.verify();
     }
 }
@@ -30,14 +43,23 @@ fn arb_text() -> impl Strategy<Value = Text> {
 }
 
 fn arb_cid() -> impl Strategy<Value = Cid> {
-    (any::<bool>(), any::<[u8; 32]>()).prop_map(|(raw, d)| {
-        Cid::from_digest(if raw { Codec::Raw } else { Codec::DagCbor }, d)
-    })
+    (any::<bool>(), any::<[u8; 32]>())
+        .prop_map(|(raw, d)| Cid::from_digest(if raw { Codec::Raw } else { Codec::DagCbor }, d))
 }
 
 fn arb_manifest() -> impl Strategy<Value = FileManifest> {
-    (any::<String>(), any::<u64>(), proptest::option::of("[a-z]{1,8}/[a-z]{1,8}"), prop::collection::vec(arb_cid(), 0..8))
-        .prop_map(|(name, size, mime, chunks)| FileManifest { name, size, mime, chunks })
+    (
+        any::<String>(),
+        any::<u64>(),
+        proptest::option::of("[a-z]{1,8}/[a-z]{1,8}"),
+        prop::collection::vec(arb_cid(), 0..8),
+    )
+        .prop_map(|(name, size, mime, chunks)| FileManifest {
+            name,
+            size,
+            mime,
+            chunks,
+        })
 }
 
 /// A valid encoding of some block, signed or not.
@@ -99,7 +121,7 @@ proptest! {
         bytes in arb_valid_bytes(),
         mutations in prop::collection::vec(arb_mutation(), 1..4),
     ) {
-        let mutated = mutations.iter().fold(bytes, |b, m| mutate(b, m));
+        let mutated = mutations.iter().fold(bytes, mutate);
         decode_all(&mutated);
     }
 
@@ -166,14 +188,23 @@ fn text_hi() -> String {
 fn canonical_reference_decodes() {
     let env = dagcbor_block(&text_hi()).decode::<Text>().unwrap();
     assert_eq!(env.payload.body, "hi");
-    assert_eq!(Block::encode(&Text { body: "hi".into() }).unwrap().bytes().to_vec(), hex::decode(text_hi()).unwrap());
+    assert_eq!(
+        Block::encode(&Text { body: "hi".into() })
+            .unwrap()
+            .bytes()
+            .to_vec(),
+        hex::decode(text_hi()).unwrap()
+    );
 }
 
 #[test]
 fn non_minimal_integer_is_rejected() {
     let hex = cat(&["a3", TYPE_KV, TEXT, PAYLOAD_K, BODY_HI, VERSION_K, "1801"]);
     let err = dagcbor_block(&hex).decode::<Text>().unwrap_err();
-    assert!(matches!(err, DecodeError::NonCanonical | DecodeError::Malformed(_)), "{err:?}");
+    assert!(
+        matches!(err, DecodeError::NonCanonical | DecodeError::Malformed(_)),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -182,7 +213,10 @@ fn non_minimal_length_is_rejected() {
     let body = "a164626f6479780268 69".replace(' ', "");
     let hex = cat(&["a3", TYPE_KV, TEXT, PAYLOAD_K, &body, VERSION_K, "01"]);
     let err = dagcbor_block(&hex).decode::<Text>().unwrap_err();
-    assert!(matches!(err, DecodeError::NonCanonical | DecodeError::Malformed(_)), "{err:?}");
+    assert!(
+        matches!(err, DecodeError::NonCanonical | DecodeError::Malformed(_)),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -190,7 +224,10 @@ fn unsorted_keys_are_rejected() {
     let hex = cat(&["a3", VERSION_K, "01", TYPE_KV, TEXT, PAYLOAD_K, BODY_HI]);
     // The DAG-CBOR parser itself refuses unordered keys; the re-encode check would too.
     let err = dagcbor_block(&hex).decode::<Text>().unwrap_err();
-    assert!(matches!(&err, DecodeError::Malformed(m) if m.contains("UnorderedKey")), "{err:?}");
+    assert!(
+        matches!(&err, DecodeError::Malformed(m) if m.contains("UnorderedKey")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -198,19 +235,39 @@ fn extra_payload_field_is_rejected() {
     // payload {"x":0,"body":"hi"}: serde ignores "x", the re-encode check does not
     let payload = "a2617800 64626f6479626869".replace(' ', "");
     let hex = cat(&["a3", TYPE_KV, TEXT, PAYLOAD_K, &payload, VERSION_K, "01"]);
-    assert_eq!(dagcbor_block(&hex).decode::<Text>().unwrap_err(), DecodeError::NonCanonical);
+    assert_eq!(
+        dagcbor_block(&hex).decode::<Text>().unwrap_err(),
+        DecodeError::NonCanonical
+    );
 }
 
 #[test]
 fn extra_envelope_field_is_rejected() {
-    let hex = cat(&["a4", "617800", TYPE_KV, TEXT, PAYLOAD_K, BODY_HI, VERSION_K, "01"]);
-    assert!(matches!(dagcbor_block(&hex).decode::<Text>().unwrap_err(), DecodeError::Malformed(_)));
+    let hex = cat(&[
+        "a4", "617800", TYPE_KV, TEXT, PAYLOAD_K, BODY_HI, VERSION_K, "01",
+    ]);
+    assert!(matches!(
+        dagcbor_block(&hex).decode::<Text>().unwrap_err(),
+        DecodeError::Malformed(_)
+    ));
 }
 
 #[test]
 fn null_signature_is_rejected() {
-    let hex = cat(&["a4", "63736967f6" /* "sig": null */, TYPE_KV, TEXT, PAYLOAD_K, BODY_HI, VERSION_K, "01"]);
-    assert_eq!(dagcbor_block(&hex).decode::<Text>().unwrap_err(), DecodeError::NonCanonical);
+    let hex = cat(&[
+        "a4",
+        "63736967f6", /* "sig": null */
+        TYPE_KV,
+        TEXT,
+        PAYLOAD_K,
+        BODY_HI,
+        VERSION_K,
+        "01",
+    ]);
+    assert_eq!(
+        dagcbor_block(&hex).decode::<Text>().unwrap_err(),
+        DecodeError::NonCanonical
+    );
 }
 
 #[test]
@@ -218,11 +275,20 @@ fn unknown_version_and_wrong_type_are_named() {
     let hex = cat(&["a3", TYPE_KV, TEXT, PAYLOAD_K, BODY_HI, VERSION_K, "02"]);
     assert_eq!(
         dagcbor_block(&hex).decode::<Text>().unwrap_err(),
-        DecodeError::UnsupportedVersion { kind: "text", found: 2, supported: 1 }
+        DecodeError::UnsupportedVersion {
+            kind: "text",
+            found: 2,
+            supported: 1
+        }
     );
     assert_eq!(
-        dagcbor_block(&text_hi()).decode::<FileManifest>().unwrap_err(),
-        DecodeError::WrongType { expected: "file", found: "text".into() }
+        dagcbor_block(&text_hi())
+            .decode::<FileManifest>()
+            .unwrap_err(),
+        DecodeError::WrongType {
+            expected: "file",
+            found: "text".into()
+        }
     );
     assert_eq!(dagcbor_block(&text_hi()).header().unwrap().version, 1);
 }
@@ -230,7 +296,10 @@ fn unknown_version_and_wrong_type_are_named() {
 #[test]
 fn trailing_bytes_are_rejected() {
     let hex = text_hi() + "00";
-    assert!(matches!(dagcbor_block(&hex).decode::<Text>().unwrap_err(), DecodeError::Malformed(_)));
+    assert!(matches!(
+        dagcbor_block(&hex).decode::<Text>().unwrap_err(),
+        DecodeError::Malformed(_)
+    ));
 }
 
 #[test]
@@ -248,7 +317,14 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
 fn huge_length_prefix_does_not_allocate() {
     // payload.chunks claims 2^63 elements
     let chunks = "a166636875 6e6b739b7fffffffffffffff".replace(' ', "");
-    let bytes = hex::decode(cat(&["a3", TYPE_KV, "6466696c65" /* "file" */, PAYLOAD_K, &chunks])).unwrap();
+    let bytes = hex::decode(cat(&[
+        "a3",
+        TYPE_KV,
+        "6466696c65", /* "file" */
+        PAYLOAD_K,
+        &chunks,
+    ]))
+    .unwrap();
     let block = Block::from_untrusted(&Cid::of(Codec::DagCbor, &bytes), bytes).unwrap();
     assert!(block.decode::<FileManifest>().is_err());
 }

@@ -1,0 +1,133 @@
+//! Random operation sequences run in lockstep on `MemoryStore` and `RedbStore`: both must
+//! answer identically, and the store invariants must hold after every step.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_possible_truncation,
+    reason = "test code: a panic is a failed test"
+)]
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use quorate_mesh_blockstore::conformance::block_of_size;
+use quorate_mesh_blockstore::{
+    BlockStore, MemoryStore, PinClass, PutOptions, RedbStore, StoreConfig, StoreError,
+};
+use quorate_mesh_proto::{Block, Cid, Instant};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Put {
+        id: u8,
+        class: u8,
+        ttl_ms: Option<u16>,
+    },
+    PutMany(Vec<(u8, u8)>),
+    Get(u8),
+    Remove(u8),
+    Expire(u16),
+}
+
+fn block(id: u8) -> Block {
+    block_of_size(u32::from(id), 64 + usize::from(id % 8) * 40)
+}
+
+fn class(c: u8) -> PinClass {
+    // One in four puts pins.
+    if c.is_multiple_of(4) {
+        PinClass::ALL[1 + usize::from(c / 4) % 8]
+    } else {
+        PinClass::Cache
+    }
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..24u8, any::<u8>(), proptest::option::of(0..1_000u16))
+            .prop_map(|(id, class, ttl_ms)| Op::Put { id, class, ttl_ms }),
+        1 => prop::collection::vec((0..24u8, any::<u8>()), 0..5).prop_map(Op::PutMany),
+        2 => (0..24u8).prop_map(Op::Get),
+        1 => (0..24u8).prop_map(Op::Remove),
+        1 => (0..1_000u16).prop_map(Op::Expire),
+    ]
+}
+
+/// Errors compared by kind and message (they carry no backend detail in these paths).
+fn norm<T: std::fmt::Debug>(r: Result<T, StoreError>) -> String {
+    match r {
+        Ok(v) => format!("ok {v:?}"),
+        Err(e) => format!("err {e}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn memory_and_redb_agree(ops in prop::collection::vec(op(), 1..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig { max_bytes: 2_000, max_block_size: 300 };
+        let mut mem = MemoryStore::new(config);
+        let mut disk = RedbStore::open(dir.path().join("d.redb"), config).unwrap();
+        let mut pinned: BTreeSet<Cid> = BTreeSet::new();
+        let mut clock = 0u64;
+        for op in ops {
+            clock += 1;
+            let now = Instant::from_millis(clock);
+            let (a, b) = match &op {
+                Op::Put { id, class: c, ttl_ms } => {
+                    let opts = PutOptions {
+                        class: class(*c),
+                        expires_at: ttl_ms.map(|ms| Instant::from_millis(clock + u64::from(ms))),
+                    };
+                    let (a, b) = (mem.put(&block(*id), opts), disk.put(&block(*id), opts));
+                    if a.is_ok() && opts.class.is_pinned() {
+                        pinned.insert(*block(*id).cid());
+                    }
+                    (norm(a), norm(b))
+                }
+                Op::PutMany(items) => {
+                    let batch: Vec<_> = items
+                        .iter()
+                        .map(|(id, c)| (block(*id), PutOptions { class: class(*c), expires_at: None }))
+                        .collect();
+                    let a = mem.put_many(&batch).unwrap();
+                    for ((blk, opts), r) in batch.iter().zip(&a) {
+                        if r.is_ok() && opts.class.is_pinned() {
+                            pinned.insert(*blk.cid());
+                        }
+                    }
+                    let b = disk.put_many(&batch).unwrap();
+                    (format!("{:?}", a.into_iter().map(norm).collect::<Vec<_>>()),
+                     format!("{:?}", b.into_iter().map(norm).collect::<Vec<_>>()))
+                }
+                Op::Get(id) => (norm(mem.get(block(*id).cid())), norm(disk.get(block(*id).cid()))),
+                Op::Remove(id) => {
+                    pinned.remove(block(*id).cid());
+                    (norm(mem.remove(block(*id).cid())), norm(disk.remove(block(*id).cid())))
+                }
+                Op::Expire(ms) => {
+                    let at = Instant::from_millis(u64::from(*ms));
+                    (norm(mem.expire(at.max(now))), norm(disk.expire(at.max(now))))
+                }
+            };
+            prop_assert_eq!(&a, &b, "after {:?}", op);
+            prop_assert_eq!(mem.stats(), disk.stats());
+            prop_assert!(mem.stats().bytes <= config.max_bytes);
+            for cid in &pinned {
+                prop_assert!(disk.has(cid).unwrap(), "pinned block {} vanished", cid);
+            }
+        }
+        // And what is on disk is what the index says.
+        drop(disk);
+        let reopened = RedbStore::open(dir.path().join("d.redb"), config).unwrap();
+        prop_assert_eq!(reopened.stats(), mem.stats());
+        for c in PinClass::ALL {
+            prop_assert_eq!(reopened.list(c).unwrap(), mem.list(c).unwrap());
+        }
+    }
+}
