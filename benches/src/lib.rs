@@ -1,1 +1,8 @@
-//! tmp
+//! Criterion benchmarks for the Quorate crates. Each benchmark group measures a raw
+//! baseline (plain SHA2-256, plain redb, …) in the same run, so results read as ratios.
+//!
+//! Run `cargo bench -p quorate-benches`, then `python3 benches/report.py` for the table
+//! that goes into `BENCHMARKS.md`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]

@@ -243,3 +243,8 @@ pub trait BlockStore {
     /// Occupancy.
     fn stats(&self) -> StoreStats;
 }
+
+/// The Rust snippets of the project README, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -10,7 +10,12 @@
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
-/// A signature context. See the [module docs](self).
+/// A signature context: every Ed25519 signature in Quorate is over `tag || bytes`.
+///
+/// A signature made for one purpose (say a handshake) can never be replayed as another
+/// (say a vote), even when the signed bytes happen to match. Tags are ASCII, unique, and
+/// end in their only NUL byte, so no tag is a prefix of another. Adding a signature
+/// anywhere in the project means adding a variant here, nowhere else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Domain {
