@@ -109,7 +109,7 @@ fn batched_puts(c: &mut Criterion) {
         next: 0,
         size: 1024,
     };
-    g.bench_function("baseline_redb/1KiB", |b| {
+    g.bench_function(BenchmarkId::new("baseline_redb", "1KiB"), |b| {
         b.iter_batched(
             || batch(&mut src),
             |blocks| {
@@ -132,7 +132,7 @@ fn batched_puts(c: &mut Criterion) {
         next: 1 << 24,
         size: 1024,
     };
-    g.bench_function("redb_store/1KiB", |b| {
+    g.bench_function(BenchmarkId::new("redb_store", "1KiB"), |b| {
         b.iter_batched(
             || {
                 batch(&mut src)

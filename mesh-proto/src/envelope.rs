@@ -276,7 +276,7 @@ pub(crate) fn encode_wire<T: BlockPayload>(
         payload,
         sig,
     };
-    serde_ipld_dagcbor::to_vec(&wire).map_err(|e| EncodeError::Serialize(e.to_string()))
+    crate::canonical::encode(&wire).map_err(EncodeError::Serialize)
 }
 
 pub(crate) fn header(bytes: &[u8]) -> Result<Header, DecodeError> {
@@ -294,9 +294,13 @@ pub(crate) fn decode<T: BlockPayload>(bytes: &[u8]) -> Result<Envelope<T>, Decod
         }
     };
     check_header::<T>(&wire.kind, wire.version)?;
-    let canonical =
-        encode_wire(&wire.payload, wire.sig.as_ref()).map_err(|_| DecodeError::NonCanonical)?;
-    if canonical != bytes {
+    let again = WireRef {
+        kind: T::TYPE,
+        version: T::VERSION,
+        payload: &wire.payload,
+        sig: wire.sig.as_ref(),
+    };
+    if !crate::canonical::encodes_to(&again, bytes) {
         return Err(DecodeError::NonCanonical);
     }
     Ok(Envelope {

@@ -59,9 +59,11 @@
 #![deny(missing_docs)]
 
 mod block;
+mod canonical;
 mod cid;
 mod domain;
 mod envelope;
+pub mod mesh;
 pub mod payloads;
 mod time;
 
