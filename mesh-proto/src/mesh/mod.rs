@@ -71,6 +71,8 @@ mod identity;
 mod machine;
 mod peer;
 mod signal;
+#[cfg(feature = "test-util")]
+pub mod testing;
 mod types;
 mod want;
 
