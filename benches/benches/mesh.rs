@@ -45,8 +45,22 @@ impl Pair {
             store_b: HashMap::new(),
             now,
         };
-        p.a.handle_input(now, Input::Connected { conn: CONN, expected: None }).unwrap();
-        p.b.handle_input(now, Input::Connected { conn: CONN, expected: None }).unwrap();
+        p.a.handle_input(
+            now,
+            Input::Connected {
+                conn: CONN,
+                expected: None,
+            },
+        )
+        .unwrap();
+        p.b.handle_input(
+            now,
+            Input::Connected {
+                conn: CONN,
+                expected: None,
+            },
+        )
+        .unwrap();
         p.pump();
         assert_eq!(p.b.peers().len(), 1);
         p
@@ -60,11 +74,21 @@ impl Pair {
                 match out {
                     Output::Send { frame, .. } => {
                         moved = true;
-                        self.b.handle_input(self.now, Input::Frame { conn: CONN, bytes: &frame }).unwrap();
+                        self.b
+                            .handle_input(
+                                self.now,
+                                Input::Frame {
+                                    conn: CONN,
+                                    bytes: &frame,
+                                },
+                            )
+                            .unwrap();
                     }
                     Output::LoadBlock { conn, cid } => {
                         let block = self.store_a.get(&cid).cloned();
-                        self.a.handle_input(self.now, Input::BlockLoaded { conn, cid, block }).unwrap();
+                        self.a
+                            .handle_input(self.now, Input::BlockLoaded { conn, cid, block })
+                            .unwrap();
                     }
                     _ => {}
                 }
@@ -73,7 +97,15 @@ impl Pair {
                 match out {
                     Output::Send { frame, .. } => {
                         moved = true;
-                        self.a.handle_input(self.now, Input::Frame { conn: CONN, bytes: &frame }).unwrap();
+                        self.a
+                            .handle_input(
+                                self.now,
+                                Input::Frame {
+                                    conn: CONN,
+                                    bytes: &frame,
+                                },
+                            )
+                            .unwrap();
                     }
                     Output::StoreBlock(block) => {
                         self.store_b.insert(*block.cid(), block);
@@ -91,7 +123,8 @@ impl Pair {
 fn exchange(c: &mut Criterion) {
     const BLOCKS: usize = 64;
     let mut g = c.benchmark_group("mesh_pair_fetch64");
-    g.measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
     for size in [1024usize, 16 * 1024, 256 * 1024] {
         let label = format!("{}KiB", size / 1024);
         let blocks: Vec<Block> = (0..BLOCKS)
@@ -115,7 +148,15 @@ fn exchange(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("mesh_want_block", &label), |b| {
             b.iter(|| {
                 for blk in &blocks {
-                    pair.b.handle_input(pair.now, Input::Want { cid: *blk.cid(), priority: 1 }).unwrap();
+                    pair.b
+                        .handle_input(
+                            pair.now,
+                            Input::Want {
+                                cid: *blk.cid(),
+                                priority: 1,
+                            },
+                        )
+                        .unwrap();
                 }
                 pair.pump();
                 assert_eq!(pair.b.stats().fetched as usize % BLOCKS, 0);
