@@ -31,7 +31,7 @@ struct Pair {
 impl Pair {
     fn new() -> Pair {
         let now = Instant::ZERO;
-        let mut cfg = |i: u8| {
+        let cfg = |i: u8| {
             let mut c = Config::new(NodeKey::from_secret([i; 32]), [i; 32]);
             c.limits.frames_per_sec = u32::MAX / 4;
             c.limits.bytes_per_sec = u32::MAX / 4;
