@@ -210,13 +210,21 @@ impl Mesh {
             return;
         }
         self.outputs.push_back(Output::StoreBlock(block.clone()));
-        let targets: Vec<ConnId> = match self.topics.get(&topic) {
-            Some(state) => state
-                .eager
-                .iter()
-                .chain(state.lazy.iter())
-                .copied()
-                .collect(),
+        // Plumtree: push to eager peers, announce to lazy ones. Pushing to lazy peers as
+        // well re-eagers those links on the receiving side only and makes receivers prune
+        // their tree parent, so the eager graph stops being a symmetric tree.
+        let targets: Vec<ConnId> = match self.topics.get_mut(&topic) {
+            Some(state) => {
+                if state.eager.is_empty() {
+                    // Cut off from the tree: rejoin through every topic peer.
+                    let lazy = std::mem::take(&mut state.lazy);
+                    state.eager.extend(lazy);
+                }
+                if !state.lazy.is_empty() {
+                    state.pending_ihave.push(*block.cid());
+                }
+                state.eager.iter().copied().collect()
+            }
             // Not subscribed: push to neighbours that are.
             None => self
                 .peers
@@ -300,6 +308,11 @@ impl Mesh {
                 self.send(conn, &Frame::Prune(topic.clone()), false);
             }
             Some(at) if now.saturating_duration_since(*at) > PRUNE_GRACE => {
+                // Still pushing long after our Prune: it was lost or ignored. Say it again
+                // (a lost Prune would leave the link eager on one side for good) and count
+                // it against the peer.
+                peer.pruned.insert(topic.clone(), now);
+                self.send(conn, &Frame::Prune(topic.clone()), false);
                 self.penalize(conn, Deed::Duplicate, Misbehaviour::DuplicateFlood);
             }
             Some(_) => {}
@@ -416,6 +429,10 @@ impl Mesh {
             return;
         };
         state.make_eager(conn);
+        // The link is eager again both ways: an earlier Prune of ours no longer applies.
+        if let Some(peer) = self.peers.get_mut(&conn) {
+            peer.pruned.remove(&ids.topic);
+        }
         for cid in ids.cids {
             let Some(entry) = self.seen.entries.get(&cid) else {
                 continue;
