@@ -197,9 +197,16 @@ impl Mesh {
             return;
         }
         let (node, limits) = (hello.node, hello.limits);
-        if self.by_node.contains_key(&node) {
-            self.refuse(conn, RefuseReason::Duplicate);
-            return;
+        if let Some(existing) = self.by_node.get(&node).copied() {
+            // Two connections to one node (both sides dialed at once). Both ends must keep
+            // the same one: the connection dialed by the smaller node id wins; between two
+            // equally good ones, the older stays.
+            if self.dialed_by_smaller(conn, node) && !self.dialed_by_smaller(existing, node) {
+                self.close(existing, DownReason::Refused(RefuseReason::Duplicate), "replaced");
+            } else {
+                self.refuse(conn, RefuseReason::Duplicate);
+                return;
+            }
         }
         let now = self.now;
         let ours = self.config.limits;
@@ -215,6 +222,14 @@ impl Mesh {
         self.by_node.insert(node, conn);
         self.emit(Event::PeerUp { conn, node, limits });
         self.on_peer_up(conn);
+    }
+
+    /// Whether `conn` (to `node`) was dialed by the smaller of the two node ids. Drivers
+    /// pass `expected` exactly for the connections they dial.
+    fn dialed_by_smaller(&self, conn: ConnId, node: crate::mesh::identity::NodeId) -> bool {
+        let we_dialed = self.peers.get(&conn).is_some_and(|p| p.expected.is_some());
+        let dialer = if we_dialed { self.id } else { node };
+        dialer == self.id.min(node)
     }
 
     /// First things said on a fresh connection: our topics and our heads.

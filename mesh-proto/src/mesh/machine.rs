@@ -34,6 +34,8 @@ pub struct Mesh {
     pub(crate) wants: Wants,
     pub(crate) local_heads: BTreeMap<String, Head>,
     pub(crate) remote_heads: BTreeMap<String, Head>,
+    /// Blocks fetched since the last lazy-push tick, announced with `Have`.
+    pub(crate) pending_have: Vec<Cid>,
     pub(crate) signal_seen: BTreeSet<(NodeId, u64)>,
     pub(crate) signal_seen_order: VecDeque<(NodeId, u64)>,
     pub(crate) signal_counter: u64,
@@ -75,6 +77,7 @@ impl Mesh {
             wants: Wants::default(),
             local_heads: BTreeMap::new(),
             remote_heads: BTreeMap::new(),
+            pending_have: Vec::new(),
             signal_seen: BTreeSet::new(),
             signal_seen_order: VecDeque::new(),
             signal_counter: 0,
@@ -179,6 +182,10 @@ impl Mesh {
         if now >= self.next_ihave {
             self.next_ihave = now + self.config.ihave_interval;
             self.flush_ihaves();
+            if !self.pending_have.is_empty() {
+                let cids = std::mem::take(&mut self.pending_have);
+                self.broadcast(&Frame::Have(cids), None, true);
+            }
         }
         if now >= self.next_repair {
             self.next_repair = now + self.config.repair_interval;
@@ -212,7 +219,7 @@ impl Mesh {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut next = self.next_maintenance.min(self.next_decay);
-        if self.topics.values().any(|t| !t.pending_ihave.is_empty()) {
+        if !self.pending_have.is_empty() || self.topics.values().any(|t| !t.pending_ihave.is_empty()) {
             next = next.min(self.next_ihave);
         }
         if !self.topics.is_empty() {

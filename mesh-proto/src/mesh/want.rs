@@ -7,6 +7,8 @@
 //! cancelled. Serving is the mirror image: each requested CID becomes an
 //! [`Output::LoadBlock`](crate::mesh::Output::LoadBlock) for the driver, whose answer
 //! ([`Input::BlockLoaded`](crate::mesh::Input::BlockLoaded)) becomes `Block` or `DontHave`.
+//! Blocks fetched are announced to every peer in a batched `Have` on the next lazy-push
+//! tick, so whoever wants them next can ask a closer copy.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -316,6 +318,9 @@ impl Mesh {
             return;
         };
         self.wants.fetched(cid);
+        if self.pending_have.len() < crate::mesh::frame::MAX_LIST {
+            self.pending_have.push(cid);
+        }
         self.stats.fetched += 1;
         let others = want
             .asked
