@@ -46,7 +46,10 @@ impl Index {
         }
     }
 
-    #[cfg_attr(not(feature = "redb"), allow(dead_code, reason = "only the redb store reloads"))]
+    #[cfg_attr(
+        not(feature = "redb"),
+        allow(dead_code, reason = "only the redb store reloads")
+    )]
     pub(crate) fn config(&self) -> &StoreConfig {
         &self.config
     }

@@ -172,9 +172,17 @@ fn simultaneous_dials_keep_one_and_the_same_connection_on_both_ends() {
         net.link(y, x);
         net.run_for(Duration::from_millis(100));
         let (p0, p1) = (net.nodes[0].mesh.peers(), net.nodes[1].mesh.peers());
-        assert_eq!((p0.len(), p1.len()), (1, 1), "one connection survives on each end");
+        assert_eq!(
+            (p0.len(), p1.len()),
+            (1, 1),
+            "one connection survives on each end"
+        );
         let (c0, c1) = (p0[0].0, p1[0].0);
-        assert_eq!(net.nodes[0].links.get(&c0).map(|l| l.1), Some(c1), "the same connection");
+        assert_eq!(
+            net.nodes[0].links.get(&c0).map(|l| l.1),
+            Some(c1),
+            "the same connection"
+        );
     }
 }
 

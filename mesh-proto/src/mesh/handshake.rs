@@ -202,7 +202,11 @@ impl Mesh {
             // the same one: the connection dialed by the smaller node id wins; between two
             // equally good ones, the older stays.
             if self.dialed_by_smaller(conn, node) && !self.dialed_by_smaller(existing, node) {
-                self.close(existing, DownReason::Refused(RefuseReason::Duplicate), "replaced");
+                self.close(
+                    existing,
+                    DownReason::Refused(RefuseReason::Duplicate),
+                    "replaced",
+                );
             } else {
                 self.refuse(conn, RefuseReason::Duplicate);
                 return;

@@ -219,7 +219,9 @@ impl Mesh {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut next = self.next_maintenance.min(self.next_decay);
-        if !self.pending_have.is_empty() || self.topics.values().any(|t| !t.pending_ihave.is_empty()) {
+        if !self.pending_have.is_empty()
+            || self.topics.values().any(|t| !t.pending_ihave.is_empty())
+        {
             next = next.min(self.next_ihave);
         }
         if !self.topics.is_empty() {
