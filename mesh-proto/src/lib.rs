@@ -10,7 +10,9 @@
 //! - [`Domain`]: the single table of signature domains; every signature in the project is
 //!   over `domain_tag || canonical bytes`.
 //!
-//! The mesh state machine (handshake, HAVE/WANT/BLOCK, gossip, scoring) will live here too.
+//! - [`mesh`]: the sans-IO mesh machine — handshake, HAVE/WANT/BLOCK, Plumtree gossip on
+//!   topics, named heads, relayed signaling, rate limits and peer scores. Its module docs
+//!   describe the protocol and how to drive it.
 //!
 //! # Sans-IO
 //! Nothing in this crate performs IO, reads a clock or draws randomness. Time arrives as an
@@ -53,7 +55,7 @@
 //! decoder.
 //!
 //! # Features
-//! None yet.
+//! - `test-util`: `mesh::testing`, a byte-driven exerciser for fuzzing and proptests.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
