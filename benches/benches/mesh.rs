@@ -68,56 +68,38 @@ impl Pair {
 
     /// Moves frames both ways until both machines are quiet.
     fn pump(&mut self) {
-        loop {
-            let mut moved = false;
-            while let Some(out) = self.a.poll_output() {
-                match out {
-                    Output::Send { frame, .. } => {
-                        moved = true;
-                        self.b
-                            .handle_input(
-                                self.now,
-                                Input::Frame {
-                                    conn: CONN,
-                                    bytes: &frame,
-                                },
-                            )
-                            .unwrap();
-                    }
-                    Output::LoadBlock { conn, cid } => {
-                        let block = self.store_a.get(&cid).cloned();
-                        self.a
-                            .handle_input(self.now, Input::BlockLoaded { conn, cid, block })
-                            .unwrap();
-                    }
-                    _ => {}
-                }
+        while drain(&mut self.a, &mut self.b, &mut self.store_a, self.now)
+            | drain(&mut self.b, &mut self.a, &mut self.store_b, self.now)
+        {}
+    }
+}
+
+/// Handles everything `from` wants done: frames go to `to`, loads and stores hit `store`.
+/// True if a frame moved.
+fn drain(from: &mut Mesh, to: &mut Mesh, store: &mut HashMap<Cid, Block>, now: Instant) -> bool {
+    let mut moved = false;
+    while let Some(out) = from.poll_output() {
+        match out {
+            Output::Send { frame, .. } => {
+                moved = true;
+                let input = Input::Frame {
+                    conn: CONN,
+                    bytes: &frame,
+                };
+                to.handle_input(now, input).unwrap();
             }
-            while let Some(out) = self.b.poll_output() {
-                match out {
-                    Output::Send { frame, .. } => {
-                        moved = true;
-                        self.a
-                            .handle_input(
-                                self.now,
-                                Input::Frame {
-                                    conn: CONN,
-                                    bytes: &frame,
-                                },
-                            )
-                            .unwrap();
-                    }
-                    Output::StoreBlock(block) => {
-                        self.store_b.insert(*block.cid(), block);
-                    }
-                    _ => {}
-                }
+            Output::LoadBlock { conn, cid } => {
+                let block = store.get(&cid).cloned();
+                from.handle_input(now, Input::BlockLoaded { conn, cid, block })
+                    .unwrap();
             }
-            if !moved {
-                break;
+            Output::StoreBlock(block) => {
+                store.insert(*block.cid(), block);
             }
+            _ => {}
         }
     }
+    moved
 }
 
 fn exchange(c: &mut Criterion) {
