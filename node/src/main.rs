@@ -1,9 +1,109 @@
-//! `quorate`: the Quorate command-line tool (in progress).
+//! `quorate`: the Quorate command-line tool. `quorate --help` lists the commands.
 
 #![forbid(unsafe_code)]
-#![allow(clippy::print_stderr, reason = "a command-line tool")]
+#![deny(missing_docs)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool"
+)]
 
-fn main() -> std::process::ExitCode {
-    eprintln!("quorate: the node runtime is being built; see the README for what runs today");
-    std::process::ExitCode::from(2)
+mod cli;
+
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use quorate_node::rendezvous::{Server, ServerConfig};
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command, RendezvousArgs};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse(); // bad flags: clap prints the error and exits 2
+    init_logging();
+    let name = match cli.command {
+        Command::Rendezvous(args) => return rendezvous(args),
+        Command::Node(_) => "node",
+        Command::Put(_) => "put",
+        Command::Get(_) => "get",
+        Command::Verify(_) => "verify",
+        Command::Demo(_) => "demo",
+    };
+    eprintln!("quorate {name}: not implemented yet in this build (the node runtime is next)");
+    ExitCode::from(2)
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn rendezvous(args: RendezvousArgs) -> ExitCode {
+    let mut config = ServerConfig::new(args.listen);
+    config.max_connections = args.max_connections;
+    config.max_room_members = args.max_room_members;
+    config.messages_per_sec = args.rate;
+    config.message_burst = args.burst;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("quorate rendezvous: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let server = match Server::bind(config).await {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("quorate rendezvous: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut stdout = std::io::stdout().lock();
+        // The first line is for scripts and tests: they read the port from it.
+        if writeln!(stdout, "listening on {}", server.local_addr())
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            tracing::warn!("stdout is closed; serving anyway");
+        }
+        drop(stdout);
+        server.run(shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Completes on SIGINT (ctrl-c) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for ctrl-c: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => drop(term.recv().await),
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
 }
