@@ -4,7 +4,7 @@
 //! network:
 //!
 //! - [`Transport`]: the small trait a network must implement — dial a node id, send a
-//!   frame with backpressure, close, and report events. A WebRTC adapter will implement
+//!   frame with backpressure, close, and report events. The WebRTC adapters implement
 //!   it; nothing in it knows about simulation.
 //! - [`Driver`]: the generic glue that owns one `Mesh`, one transport and one
 //!   [`BlockStore`](quorate_mesh_blockstore::BlockStore) and drives the machine by its
@@ -15,6 +15,9 @@
 //!   with latency, loss, duplication, reordering, partitions, churn, tampering and
 //!   byzantine nodes, invariant checks after every event, a replayable trace and
 //!   metrics.
+//! - `webrtc` (behind features): native WebRTC transports over str0m or webrtc-rs, one
+//!   UDP socket and one IO thread per node, with signaling messages signed by the node
+//!   key. See the module docs for the design, the signaling format and measured numbers.
 //!
 //! # Sans-IO
 //! The mesh machine never performs IO, reads a clock or draws randomness; this crate is
@@ -74,7 +77,19 @@
 //! message (also its `Debug`, so `unwrap` shows it) ends in `QUORATE_SIM_SEED=<seed>`.
 //!
 //! # Features
-//! None. The WebRTC adapters will come behind features.
+//! None by default: the core of this crate has no IO and no async runtime.
+//!
+//! - `str0m`: `webrtc::str0m`, the WebRTC adapter on [str0m](https://crates.io/crates/str0m)
+//!   (sans-IO; crypto by aws-lc-rs, which builds C code).
+//! - `webrtc-rs`: `webrtc::webrtc_rs`, the WebRTC adapter on webrtc-rs' sans-IO core
+//!   [`rtc`](https://crates.io/crates/rtc) (crypto by ring).
+//! - `webrtc-signaling`: only `webrtc::signaling` (signed offer/answer messages) and
+//!   `webrtc::framing` (frames over DataChannel messages), without IO or tokio — for
+//!   carriers of signals (a rendezvous server) and other WebRTC stacks (the browser).
+//!   Both adapters imply it.
+//!
+//! Both adapters pull in tokio (a current-thread runtime on the adapter's own IO
+//! thread, so the application may use any runtime or none) and socket2.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -83,6 +98,8 @@ mod driver;
 mod memory;
 pub mod sim;
 mod transport;
+#[cfg(feature = "webrtc-signaling")]
+pub mod webrtc;
 
 pub use driver::{Driver, DriverError, DriverEvent, EVENT_QUEUE_CAP, StoreOp};
 pub use memory::{DEFAULT_CAPACITY, MemoryNetwork, MemoryTransport};

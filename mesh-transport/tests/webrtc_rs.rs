@@ -1,0 +1,48 @@
+//! The :bind:webrtc-rs WebRTC adapter on 127.0.0.1: connect by copied signals, frames both ways,
+//! disconnect, bad signals, and two mesh drivers fetching a block.
+//!
+//! `measure` (ignored) prints connect time and 64 KiB-frame throughput:
+//! `cargo test --release -p quorate-mesh-transport --features webrtc-rs --test webrtc_rs -- --ignored --nocapture`
+
+#![cfg(feature = "webrtc-rs")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stdout,
+    reason = "test code: a panic is a failed test"
+)]
+
+mod webrtc_common;
+
+use quorate_mesh_transport::webrtc::webrtc_rs;
+use webrtc_common::Bind;
+
+const BIND: Bind = webrtc_rs::bind;
+
+#[test]
+fn connect_exchange_frames_and_see_the_peer_drop() {
+    webrtc_common::connect_exchange_drop(BIND, BIND);
+}
+
+#[test]
+fn simultaneous_dials_make_one_connection() {
+    webrtc_common::glare(BIND, BIND);
+}
+
+#[test]
+fn forged_replayed_and_garbage_signals_are_refused() {
+    webrtc_common::bad_signals(BIND);
+}
+
+#[test]
+fn two_drivers_handshake_and_fetch_a_block() {
+    webrtc_common::drivers_fetch_a_block(BIND, BIND);
+}
+
+#[test]
+#[ignore = "measurement: run with --release --ignored --nocapture"]
+fn measure() {
+    webrtc_common::measure(BIND, BIND, 5, 64);
+}
