@@ -1,4 +1,4 @@
-//! The :bind:webrtc-rs WebRTC adapter on 127.0.0.1: connect by copied signals, frames both ways,
+//! The webrtc-rs WebRTC adapter on 127.0.0.1: connect by copied signals, frames both ways,
 //! disconnect, bad signals, and two mesh drivers fetching a block.
 //!
 //! `measure` (ignored) prints connect time and 64 KiB-frame throughput:
