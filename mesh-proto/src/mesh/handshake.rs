@@ -239,8 +239,9 @@ impl Mesh {
     /// First things said on a fresh connection: our topics and our heads.
     fn on_peer_up(&mut self, conn: ConnId) {
         let topics: Vec<_> = self.topics.keys().cloned().collect();
-        if !topics.is_empty() {
-            self.send(conn, &Frame::Subscribe(topics), false);
+        // A Subscribe frame carries at most 64 topics.
+        for chunk in topics.chunks(64) {
+            self.send(conn, &Frame::Subscribe(chunk.to_vec()), false);
         }
         let heads: Vec<_> = self.local_heads.values().cloned().collect();
         for chunk in heads.chunks(256) {

@@ -276,10 +276,7 @@ impl Mesh {
         }
         peer.closing = true;
         peer.writable = true; // the goodbye goes out even past backpressure
-        let reason_text: String = bye
-            .chars()
-            .take(crate::mesh::frame::MAX_REASON_LEN)
-            .collect();
+        let reason_text = truncate(bye, crate::mesh::frame::MAX_REASON_LEN);
         self.send(conn, &Frame::Bye(reason_text), false);
         self.outputs.push_back(Output::Close { conn });
         self.on_disconnected(conn, reason);
@@ -595,5 +592,31 @@ impl Mesh {
             self.signal_seen.remove(&old);
         }
         true
+    }
+}
+
+/// The longest prefix of `text` that fits in `max` bytes without splitting a character.
+fn truncate(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mesh::frame::MAX_REASON_LEN;
+
+    #[test]
+    fn reasons_are_cut_by_bytes_on_a_character_boundary() {
+        // Found by the mesh_bytes proptest: 256 two-byte characters made a 512-byte Bye.
+        let long = "é".repeat(200);
+        let cut = truncate(&long, MAX_REASON_LEN);
+        assert_eq!(cut.len(), MAX_REASON_LEN);
+        assert!(Frame::decode(&Frame::Bye(cut).encode().unwrap(), 4096).is_ok());
+        assert_eq!(truncate("€uro", 2), "");
+        assert_eq!(truncate("ok", 256), "ok");
     }
 }
