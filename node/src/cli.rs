@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use quorate_node::runtime::Stack;
 
 /// Quorate: peer-to-peer groups that govern themselves.
 ///
@@ -24,12 +25,18 @@ pub(crate) enum Command {
     /// SIGTERM, when it closes every connection and exits 0.
     Rendezvous(RendezvousArgs),
     /// Run a node: join the mesh through a rendezvous server, serve and fetch blocks,
-    /// persist them to a data directory.
+    /// persist them to a data directory. Prints `node ID udp ADDR control PATH` as its
+    /// first line on stdout; stops cleanly on SIGINT or SIGTERM.
     Node(NodeArgs),
     /// Store a file in a node's data directory and print its CID.
     Put(PutArgs),
-    /// Fetch a block by CID (from the local store, else from the mesh) and write it out.
+    /// Fetch a block or file by CID (from the local store, else from the mesh) and write
+    /// it out.
     Get(GetArgs),
+    /// Show a running node: id, peers, traffic, recent fetches and misbehaviour.
+    Status(StatusArgs),
+    /// Connect two nodes by copy-paste, with no server at all.
+    Signal(SignalArgs),
     /// Verify a signed block by CID: its hash, its envelope and its Ed25519 signature.
     Verify(VerifyArgs),
     /// Run the whole demo on this machine: a rendezvous server, several nodes, a vote and
@@ -60,21 +67,34 @@ pub(crate) struct RendezvousArgs {
 /// `quorate node`.
 #[derive(Debug, Args)]
 pub(crate) struct NodeArgs {
-    /// Rendezvous server for first contact, e.g. ws://127.0.0.1:7480.
+    /// Rendezvous server for first contact, e.g. ws://127.0.0.1:7480. Without one, peers
+    /// come by copy-paste (`quorate signal`) and through the mesh.
     #[arg(long, value_name = "URL")]
     pub(crate) rendezvous: Option<String>,
     /// Room to join on the rendezvous server.
     #[arg(long, value_name = "NAME", default_value = "quorate")]
     pub(crate) room: String,
-    /// Data directory: the block store and the node key live here.
+    /// Data directory: the node key, the block store and the control socket live here
+    /// (created if missing).
     #[arg(long, value_name = "DIR")]
     pub(crate) data: PathBuf,
-    /// Address the WebRTC (UDP) sockets bind to.
+    /// Address the WebRTC (UDP) socket binds to; it is also the candidate offered to
+    /// peers, so give a concrete address, not 0.0.0.0.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub(crate) listen: SocketAddr,
-    /// ICE (STUN/TURN) server URL; repeat for several. None by default.
+    /// ICE server URL (stun:HOST:PORT); repeat for several. None by default: no public
+    /// server is ever contacted unless given here.
     #[arg(long = "ice-server", value_name = "URL")]
     pub(crate) ice_servers: Vec<String>,
+    /// WebRTC stack: webrtc-rs (default) or str0m (if built with the `str0m` feature).
+    #[arg(long, value_name = "STACK", default_value = "webrtc-rs")]
+    pub(crate) stack: Stack,
+    /// Peers this node dials on its own at most.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub(crate) max_peers: usize,
+    /// Cap on stored block bytes, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    pub(crate) store_mib: u64,
 }
 
 /// `quorate put`.
@@ -83,7 +103,7 @@ pub(crate) struct PutArgs {
     /// The file to store.
     #[arg(value_name = "FILE")]
     pub(crate) file: PathBuf,
-    /// Data directory of the node to store it in.
+    /// Data directory of the node to store it in (its running node, else its store).
     #[arg(long, value_name = "DIR")]
     pub(crate) data: PathBuf,
 }
@@ -91,18 +111,61 @@ pub(crate) struct PutArgs {
 /// `quorate get`.
 #[derive(Debug, Args)]
 pub(crate) struct GetArgs {
-    /// The block's CID (bafy…).
+    /// The CID printed by `quorate put` (bafy… for files, bafk… for raw blocks).
     #[arg(value_name = "CID")]
     pub(crate) cid: String,
-    /// Data directory of the node to read from.
+    /// Data directory of the node to ask (its running node fetches from peers; without
+    /// one, only the local store is read).
     #[arg(long, value_name = "DIR")]
     pub(crate) data: PathBuf,
-    /// Rendezvous server to find peers through when the block is not local.
-    #[arg(long, value_name = "URL")]
-    pub(crate) rendezvous: Option<String>,
     /// Write the bytes here instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
+    /// Seconds to wait for peers, per block.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub(crate) timeout: u64,
+}
+
+/// `quorate status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// Data directory of the running node.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data: PathBuf,
+    /// Print JSON instead of a summary.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `quorate signal`.
+#[derive(Debug, Args)]
+pub(crate) struct SignalArgs {
+    #[command(subcommand)]
+    pub(crate) step: SignalStep,
+}
+
+/// The steps of copy-paste signaling.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SignalStep {
+    /// Step 1, on the dialing node: print an offer to copy to node TO.
+    Offer {
+        /// The node to connect to (its id from `quorate status`).
+        #[arg(long, value_name = "NODE")]
+        to: String,
+        /// Data directory of the running dialing node.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Steps 2 and 3: give a node the blob copied from the other one. For an offer, prints
+    /// the answer to copy back; for an answer, prints nothing and the connection opens.
+    Accept {
+        /// The blob.
+        #[arg(value_name = "BLOB")]
+        blob: String,
+        /// Data directory of the running node.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
 }
 
 /// `quorate verify`.

@@ -1,37 +1,60 @@
 //! # quorate-node
 //!
-//! The runtime that drives the sans-IO machines with real IO. Today it holds the
-//! [`rendezvous`] server and client, the first piece of the node: a WebSocket server
-//! where nodes meet in rooms and exchange WebRTC signaling payloads, and the client the
-//! node runtime uses to reach it. The `quorate` binary wraps them in a command-line tool
-//! (`quorate rendezvous --listen 127.0.0.1:PORT`). Coming next: the tokio event loop that
-//! owns the clock, OS randomness, the persistent block store and the WebRTC transports,
-//! and drives the mesh machine by its poll contract.
+//! The runtime that drives the sans-IO machines with real IO, and the `quorate` binary.
+//!
+//! - [`runtime`]: the node. A tokio event loop ([`runtime::Node`]) that owns the clock,
+//!   OS randomness, the node key, a persistent [`RedbStore`](quorate_mesh_blockstore::RedbStore),
+//!   a WebRTC transport (webrtc-rs by default, str0m with the `str0m` feature) and the
+//!   signaling carriers, and drives the mesh machine by its poll contract. Local tools talk
+//!   to it over a control socket ([`runtime::control`]); [`runtime::files`] puts and gets
+//!   files through it.
+//! - [`rendezvous`]: the WebSocket rendezvous server where nodes meet in rooms and
+//!   exchange WebRTC signaling payloads, and the client the node uses to reach it.
+//!
+//! # Embedding a node
+//! ```no_run
+//! use quorate_node::runtime::{Node, NodeConfig};
+//!
+//! # async fn run() -> Result<(), quorate_node::runtime::NodeError> {
+//! let mut config = NodeConfig::new("/tmp/quorate-a");
+//! config.rendezvous = Some("ws://127.0.0.1:7480".to_owned());
+//! let node = Node::start(config).await?; // key, store, UDP socket, first contact
+//! println!("node {} on udp {}", node.info().id, node.info().udp);
+//! node.run(async { tokio::signal::ctrl_c().await.ok(); }).await; // until ctrl-c
+//! # Ok(()) }
+//! ```
+//!
+//! # The command line
+//! `quorate rendezvous --listen 127.0.0.1:7480`; `quorate node --rendezvous
+//! ws://127.0.0.1:7480 --data DIR`; `quorate put FILE --data DIR` (prints a CID);
+//! `quorate get CID --data DIR --out FILE`; `quorate status --data DIR`; `quorate signal
+//! offer|accept` to connect two nodes by copy-paste. `quorate --help` explains each.
 //!
 //! # Sans-IO
 //! This crate is where IO lives: it has sockets, tasks and clocks, and the cores below it
-//! do not. It adds no protocol logic of its own beyond rendezvous presence.
-//!
-//! # Driving
-//! See [`rendezvous`] for the server and client loop, with an example, and the wire
-//! protocol.
+//! do not. Its own logic is limited to routing signals (which carrier reaches which
+//! node), whom to dial, and bookkeeping for the control socket.
 //!
 //! # Errors and panics
-//! Errors are typed and `#[non_exhaustive]`: [`rendezvous::BindError`] (bad limits, or
-//! an address that cannot be bound, named in the message) and
-//! [`rendezvous::ClientError`]. Nothing a client or server sends can make this crate
-//! panic or stop the server: bad input becomes an `error` message, and repeated bad input
-//! or a flood closes that one connection. The workspace lints deny `unwrap`, `expect`,
-//! indexing and `panic!` here.
+//! Errors are typed and `#[non_exhaustive]`: [`runtime::NodeError`] (a corrupt key file,
+//! a locked or corrupt store, an address that cannot be bound, an unreachable rendezvous
+//! server — each message names the file or address), [`runtime::files::FileError`],
+//! [`runtime::control::ControlError`], [`rendezvous::BindError`],
+//! [`rendezvous::ClientError`]. Nothing a peer, a rendezvous server or a local control
+//! client sends can make this crate panic: the workspace lints deny `unwrap`, `expect`,
+//! indexing and `panic!` here, and tests feed garbage on every path.
 //!
 //! # Logging
 //! Through [`tracing`]; the binary installs a subscriber filtered by `RUST_LOG`
-//! (default `info`). Per-connection events are at `debug`.
+//! (default `info`): peers up and down, fetches, misbehaviour, signaling refusals.
+//! Per-message detail is at `debug`.
 //!
 //! # Features
-//! None. No TLS: run the server behind a TLS-terminating proxy for `wss://`.
+//! `str0m`: the str0m WebRTC stack as an alternative (`quorate node --stack str0m`). No
+//! TLS: run the rendezvous server behind a TLS-terminating proxy for `wss://`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod rendezvous;
+pub mod runtime;

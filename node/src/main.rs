@@ -9,6 +9,7 @@
 )]
 
 mod cli;
+mod commands;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -24,14 +25,38 @@ fn main() -> ExitCode {
     init_logging();
     let name = match cli.command {
         Command::Rendezvous(args) => return rendezvous(args),
-        Command::Node(_) => "node",
-        Command::Put(_) => "put",
-        Command::Get(_) => "get",
+        Command::Node(args) => return with_runtime("node", commands::node(args)),
+        Command::Put(args) => return with_runtime("put", commands::put(args)),
+        Command::Get(args) => return with_runtime("get", commands::get(args)),
+        Command::Status(args) => return with_runtime("status", commands::status(args)),
+        Command::Signal(args) => return with_runtime("signal", commands::signal(args)),
         Command::Verify(_) => "verify",
         Command::Demo(_) => "demo",
     };
-    eprintln!("quorate {name}: not implemented yet in this build (the node runtime is next)");
+    eprintln!("quorate {name}: not implemented yet in this build (it comes with governance)");
     ExitCode::from(2)
+}
+
+/// Runs a command on a fresh multi-thread runtime; its error is printed as
+/// `quorate NAME: error` and the exit code is 1.
+fn with_runtime(name: &str, job: impl Future<Output = Result<(), String>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("quorate {name}: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(job) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("quorate {name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logging() {
@@ -82,7 +107,7 @@ fn rendezvous(args: RendezvousArgs) -> ExitCode {
 }
 
 /// Completes on SIGINT (ctrl-c) or, on Unix, SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!("cannot listen for ctrl-c: {e}");

@@ -129,11 +129,24 @@ fn bad_flags_are_clap_errors() {
 
 #[test]
 fn every_command_has_help() {
-    let cases: [(&[&str], &[&str]); 7] = [
+    let cases: [(&[&str], &[&str]); 11] = [
         (
             &["--help"],
-            &["rendezvous", "node", "put", "get", "verify", "demo"],
+            &[
+                "rendezvous",
+                "node",
+                "put",
+                "get",
+                "status",
+                "signal",
+                "verify",
+                "demo",
+            ],
         ),
+        (&["status", "--help"], &["--data", "--json"]),
+        (&["signal", "--help"], &["offer", "accept"]),
+        (&["signal", "offer", "--help"], &["--to", "--data"]),
+        (&["signal", "accept", "--help"], &["BLOB", "--data"]),
         (
             &["rendezvous", "--help"],
             &["--listen", "--max-connections", "--rate", "SIGINT"],
@@ -146,10 +159,12 @@ fn every_command_has_help() {
                 "--listen",
                 "127.0.0.1:0",
                 "--ice-server",
+                "--stack",
+                "SIGINT",
             ],
         ),
         (&["put", "--help"], &["FILE", "--data"]),
-        (&["get", "--help"], &["CID", "--data", "--out"]),
+        (&["get", "--help"], &["CID", "--data", "--out", "--timeout"]),
         (&["verify", "--help"], &["CID", "--data"]),
         (&["demo", "--help"], &["--nodes"]),
     ];
@@ -165,18 +180,7 @@ fn every_command_has_help() {
 
 #[test]
 fn unbuilt_commands_say_so_and_exit_2() {
-    let file = std::env::current_exe().unwrap();
-    let file = file.to_str().unwrap();
-    let runs: [&[&str]; 5] = [
-        &[
-            "node",
-            "--rendezvous",
-            "ws://127.0.0.1:1",
-            "--data",
-            "/nonexistent",
-        ],
-        &["put", file, "--data", "/nonexistent"],
-        &["get", "bafyreigh2akiscaildc", "--data", "/nonexistent"],
+    let runs: [&[&str]; 2] = [
         &["verify", "bafyreigh2akiscaildc", "--data", "/nonexistent"],
         &["demo"],
     ];
@@ -188,4 +192,89 @@ fn unbuilt_commands_say_so_and_exit_2() {
             "{args:?}"
         );
     }
+}
+
+#[test]
+fn an_unreachable_rendezvous_server_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = quorate(&["node", "--rendezvous", "ws://127.0.0.1:1", "--data", data]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("rendezvous server") && err.contains("127.0.0.1:1"),
+        "{err}"
+    );
+    // Nothing was left listening.
+    assert!(!dir.path().join("control.sock").exists());
+}
+
+#[test]
+fn a_corrupt_node_key_is_named_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("node.key");
+    std::fs::write(&key, b"short").unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = quorate(&["node", "--data", data]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("node.key"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&key).unwrap(), b"short");
+}
+
+#[test]
+fn put_and_get_work_offline_on_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let file = dir.path().join("f.bin");
+    let content: Vec<u8> = (0..2_500_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &content).unwrap();
+    std::fs::create_dir_all(data).unwrap();
+    let out = quorate(&["put", file.to_str().unwrap(), "--data", data]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cid = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(cid.starts_with("bafyrei"), "{cid}");
+    let back = dir.path().join("back.bin");
+    let out = quorate(&["get", &cid, "--data", data, "--out", back.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&back).unwrap(), content);
+    assert!(stderr(&out).contains("from the local store"));
+}
+
+#[test]
+fn local_mistakes_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = quorate(&["get", "not-a-cid", "--data", data]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not a CID"), "{}", stderr(&out));
+    let out = quorate(&["put", "/nonexistent/file", "--data", data]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/nonexistent/file"),
+        "{}",
+        stderr(&out)
+    );
+    let missing = "bafkreicvy3ovrlbew36priv6j5ugwdiqoyqlvkh5kcwdq624iqsfvmcbvm";
+    let out = quorate(&["get", missing, "--data", data]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no node runs there"),
+        "{}",
+        stderr(&out)
+    );
+    let out = quorate(&["status", "--data", data]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no node is running"),
+        "{}",
+        stderr(&out)
+    );
+    let out = quorate(&["node", "--data", data, "--stack", "quic"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown WebRTC stack"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -136,6 +136,26 @@ impl Client {
             .map_err(|_| ClientError::Closed)
     }
 
+    /// Like [`Client::send_signal`] but without waiting: for synchronous event loops.
+    ///
+    /// # Errors
+    /// [`ClientError::Payload`] past [`MAX_PAYLOAD`](super::protocol::MAX_PAYLOAD),
+    /// [`ClientError::Busy`] when 64 messages already wait for the socket,
+    /// [`ClientError::Closed`] once the connection has ended.
+    pub fn try_send_signal(&self, to: NodeId, payload: &[u8]) -> Result<(), ClientError> {
+        let msg = ClientMessage::Signal {
+            to,
+            payload: Payload::encode(payload)?,
+        };
+        let text = serde_json::to_string(&msg).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.commands
+            .try_send(Command::Send(text.into()))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => ClientError::Busy,
+                mpsc::error::TrySendError::Closed(_) => ClientError::Closed,
+            })
+    }
+
     /// The next event, or `None` after [`Event::Closed`].
     pub async fn next_event(&mut self) -> Option<Event> {
         self.events.recv().await

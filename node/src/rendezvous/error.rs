@@ -69,4 +69,7 @@ pub enum ClientError {
     /// the last word.
     #[error("the rendezvous connection is closed")]
     Closed,
+    /// Too many messages wait for the socket; try again later.
+    #[error("the rendezvous connection is busy")]
+    Busy,
 }
