@@ -39,3 +39,9 @@ fn simultaneous_dials_across_stacks() {
 fn drivers_fetch_a_block_across_stacks() {
     webrtc_common::drivers_fetch_a_block(STR0M, WEBRTC_RS);
 }
+
+#[test]
+fn stun_server_reflexive_candidates_across_stacks() {
+    webrtc_common::stun::stun_reflexive_candidates(STR0M, WEBRTC_RS);
+    webrtc_common::stun::stun_reflexive_candidates(WEBRTC_RS, STR0M);
+}

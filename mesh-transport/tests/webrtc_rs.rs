@@ -1,5 +1,7 @@
-//! The webrtc-rs WebRTC adapter on 127.0.0.1: connect by copied signals, frames both ways,
-//! disconnect, bad signals, and two mesh drivers fetching a block.
+//! The webrtc-rs WebRTC adapter on 127.0.0.1: connect by copied signals, frames both ways
+//! (and the transport's counters of them), disconnect, bad signals, two mesh drivers
+//! fetching a block, and STUN servers (a test server on 127.0.0.1: server-reflexive
+//! candidates, bad, lying and unreachable servers, TURN refused).
 //!
 //! `measure` (ignored) prints connect time and 64 KiB-frame throughput:
 //! `cargo test --release -p quorate-mesh-transport --features webrtc-rs --test webrtc_rs -- --ignored --nocapture`
@@ -39,6 +41,26 @@ fn forged_replayed_and_garbage_signals_are_refused() {
 #[test]
 fn two_drivers_handshake_and_fetch_a_block() {
     webrtc_common::drivers_fetch_a_block(BIND, BIND);
+}
+
+#[test]
+fn stun_server_reflexive_candidates_are_offered() {
+    webrtc_common::stun::stun_reflexive_candidates(BIND, BIND);
+}
+
+#[test]
+fn stun_server_seeing_the_bound_address_adds_nothing() {
+    webrtc_common::stun::stun_without_nat(BIND, BIND);
+}
+
+#[test]
+fn bad_and_unreachable_stun_servers_are_survived() {
+    webrtc_common::stun::stun_bad_servers(BIND, BIND);
+}
+
+#[test]
+fn bad_ice_server_urls_and_turn_are_refused() {
+    webrtc_common::stun::ice_server_config_errors(BIND);
 }
 
 #[test]

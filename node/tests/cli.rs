@@ -270,6 +270,9 @@ fn local_mistakes_are_clear_errors() {
         "{}",
         stderr(&out)
     );
+    let out = quorate(&["node", "--data", data, "--ice-server", "stun:"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("ICE server"), "{}", stderr(&out));
     let out = quorate(&["node", "--data", data, "--stack", "quic"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -278,7 +278,7 @@ fn three_nodes_then_a_fourth_after_the_server_is_gone() {
         "only n1 had it: {s3:#?}"
     );
     assert!(s3.fetched.iter().any(|f| f.bytes > SERVER_MAX_PAYLOAD));
-    assert!(s3.bytes_in >= file.len() as u64, "{s3:#?}");
+    assert!(s3.transport.bytes_in >= file.len() as u64, "{s3:#?}");
 
     // The server goes away; n4 knows no server, only n2 (by copy-paste).
     drop(server);
@@ -305,7 +305,7 @@ fn three_nodes_then_a_fourth_after_the_server_is_gone() {
         s4.fetched.iter().all(|f| f.from == id1 || f.from == id3),
         "{s4:#?}"
     );
-    assert!(s4.bytes_in >= file.len() as u64, "{s4:#?}");
+    assert!(s4.transport.bytes_in >= file.len() as u64, "{s4:#?}");
     for p in [n1, n2, n3, n4] {
         let name = p.name.clone();
         let status = p.interrupt(Duration::from_secs(10));
@@ -523,4 +523,36 @@ fn garbage_on_datachannels_and_signaling_scores_the_sender_down() {
     net.wait_for("honest", "connected to the victim", |s| s.peers.len() == 1);
     assert_eq!(net.get("honest", &cid), file);
     drop(victim);
+}
+
+/// Process-level time to first block: a fresh `quorate node` process (new key, empty
+/// store) is spawned next to a node holding a 1 KiB file; measured from spawn to the
+/// file in hand (`quorate get` retries until the block arrives).
+#[test]
+#[ignore = "measurement: cargo test --release -p quorate-node --test node_processes -- --ignored --nocapture"]
+fn measure_time_to_first_block() {
+    let net = Net::new();
+    let (_server, url) = net.rendezvous();
+    let _a = net.node("a", Some(&url));
+    let file = content(1024, 5);
+    let cid = net.put("a", &file);
+    let mut times = Vec::new();
+    for round in 0..7 {
+        let name = format!("fresh{round}");
+        let start = Instant::now();
+        let b = net.node(&name, Some(&url));
+        let spawned = start.elapsed();
+        assert_eq!(net.get(&name, &cid), file);
+        let total = start.elapsed();
+        println!("round {round}: process up {spawned:?}, first block in hand {total:?}");
+        times.push(total);
+        drop(b);
+    }
+    times.sort();
+    println!(
+        "MEASURE time to first block (fresh process): median {:?}, min {:?}, max {:?}",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1]
+    );
 }

@@ -11,16 +11,34 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::transport::{SendError, Transport, TransportError, TransportEvent};
 
+use super::ice::{IceServer, IceServerKind};
 use super::io::{Command, Engine, IoLoop, Shared};
 use super::signaling::{SignalError, SignedSignal};
+use super::stats::{ConnStats, TransportStats};
 
 /// Settings of a WebRTC transport. `Config::default()` suits tests on loopback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
-    /// Address of the UDP socket (default `127.0.0.1:0`). It is also the only ICE
-    /// candidate offered, so bind a concrete address, not `0.0.0.0`.
+    /// Address of the UDP socket (default `127.0.0.1:0`). It is offered as the host ICE
+    /// candidate, so bind a concrete address, not `0.0.0.0`. Every datagram of the
+    /// transport, STUN included, leaves from this socket.
     pub bind: SocketAddr,
+    /// STUN servers to learn our address behind a NAT from (default: none, and then no
+    /// STUN or TURN server is ever contacted).
+    ///
+    /// On start the IO thread sends each `stun:` server a Binding Request from the
+    /// transport's socket (up to 3 times, 500 ms apart; a host name is first resolved by
+    /// the system resolver, within 2 s) and offers each mapped address that differs from
+    /// [`Config::bind`] as a server-reflexive candidate, beside the host one. Dials and
+    /// offers wait for that, up to 1.5 s (plus the name lookup); a server that does not
+    /// answer is reported in [`WebRtcTransport::recent_errors`] and the transport goes on
+    /// with what it has. Gathering happens once: a NAT mapping that changes later is not
+    /// followed.
+    ///
+    /// TURN (`turn:`/`turns:`) is not supported yet: `bind` refuses a configuration with
+    /// one ([`BindError::TurnUnsupported`]) rather than ignore it.
+    pub ice_servers: Vec<IceServer>,
     /// How long a connection may take to open, from dial or offer (default 20 s).
     pub connect_timeout: Duration,
     /// Payload bytes per DataChannel message (default 16 KiB; at most 65,535, so that a
@@ -43,6 +61,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            ice_servers: Vec::new(),
             connect_timeout: Duration::from_secs(20),
             chunk_size: 16 * 1024,
             sctp_buffer: 128 * 1024,
@@ -84,6 +103,13 @@ pub enum BindError {
     /// The IO thread or its runtime could not start.
     #[error("cannot start the IO thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// [`Config::ice_servers`] has a TURN server: relayed candidates are not supported
+    /// yet, and the transport would not be reachable the way the configuration expects.
+    #[error("TURN relays are not supported yet ({server})")]
+    TurnUnsupported {
+        /// The TURN server's URL.
+        server: String,
+    },
 }
 
 /// A WebRTC transport: one node's UDP socket, IO thread and peer connections.
@@ -107,6 +133,15 @@ impl WebRtcTransport {
         key: NodeKey,
         config: Config,
     ) -> Result<Self, BindError> {
+        if let Some(turn) = config
+            .ice_servers
+            .iter()
+            .find(|s| s.kind() != IceServerKind::Stun)
+        {
+            return Err(BindError::TurnUnsupported {
+                server: turn.to_string(),
+            });
+        }
         let socket = bind_socket(&config).map_err(BindError::Socket)?;
         let local_addr = socket.local_addr().map_err(BindError::Socket)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -134,6 +169,9 @@ impl WebRtcTransport {
                         }
                     }
                 });
+                // Do not wait for a STUN server's name lookup still running on the
+                // blocking pool.
+                runtime.shutdown_background();
                 thread_shared.lock().down = true;
                 thread_shared.wake();
             })
@@ -203,11 +241,37 @@ impl WebRtcTransport {
         self.shared.wait(timeout)
     }
 
-    /// The last few failures inside the IO thread (bad SDP, timeouts, refused offers),
-    /// oldest first, for diagnostics.
+    /// The last few failures inside the IO thread (bad SDP, timeouts, refused offers,
+    /// STUN servers that gave no answer), oldest first, for diagnostics.
     #[must_use]
     pub fn recent_errors(&self) -> Vec<String> {
         self.shared.lock().errors.iter().cloned().collect()
+    }
+
+    /// Counters: connections opened, frames and bytes each way per live connection and
+    /// in total, and the server-reflexive addresses STUN found. The IO thread updates
+    /// them as it goes; this copies them (one lock, O(live connections)).
+    #[must_use]
+    pub fn stats(&self) -> TransportStats {
+        let state = self.shared.lock();
+        TransportStats {
+            connections_opened: state.opened,
+            connections: state
+                .conns
+                .iter()
+                .map(|(&conn, c)| {
+                    let stats = ConnStats {
+                        peer: c.peer,
+                        open: c.open,
+                        traffic: c.traffic,
+                    };
+                    (conn, stats)
+                })
+                .collect(),
+            total: state.total,
+            server_reflexive: state.reflexive.clone(),
+            gathering_done: state.gathering_done,
+        }
     }
 }
 
@@ -221,7 +285,7 @@ impl Transport for WebRtcTransport {
             if state.down {
                 return Err(TransportError::Shutdown);
             }
-            state.new_conn()
+            state.new_conn(to)
         };
         if self.commands.send(Command::Dial { conn, to }).is_err() {
             self.shared.lock().conns.remove(&conn);

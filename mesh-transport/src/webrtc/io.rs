@@ -3,8 +3,9 @@
 //! Everything stack-specific sits behind [`Engine`], one sans-IO peer connection (an
 //! `str0m::Rtc` or an `rtc::RTCPeerConnection`). The loop owns the socket and the clock,
 //! demultiplexes datagrams to engines, fragments and reassembles frames, runs the
-//! signaling state (sessions, glare, replayed offers, dial timeouts) and reports to the
-//! application through [`Shared`].
+//! signaling state (sessions, glare, replayed offers, dial timeouts), asks the configured
+//! STUN servers for our server-reflexive address ([`super::stun::Gatherer`]) and reports
+//! to the application through [`Shared`].
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -17,7 +18,10 @@ use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc};
 
 use super::framing::{Reassembler, fragment};
+use super::ice::IceServerKind;
 use super::signaling::{SignalBody, SignalMessage};
+use super::stats::Traffic;
+use super::stun::{GatherEvent, Gatherer};
 use super::{Config, OutgoingSignal};
 use crate::transport::TransportEvent;
 
@@ -56,12 +60,19 @@ impl EngineError {
 ///
 /// Outputs are drained with `poll_*` after every call; `poll_timeout` is a getter.
 pub(crate) trait Engine: Sized + Send + 'static {
-    /// A dialing connection and its SDP offer (with a host candidate for `local`).
-    fn offer(cfg: &Config, local: SocketAddr, now: Instant) -> Result<(Self, String), EngineError>;
-    /// An answering connection for `offer` and its SDP answer.
+    /// A dialing connection and its SDP offer, with a host candidate for `local` and a
+    /// server-reflexive one (base `local`) for each of `reflexive`.
+    fn offer(
+        cfg: &Config,
+        local: SocketAddr,
+        reflexive: &[SocketAddr],
+        now: Instant,
+    ) -> Result<(Self, String), EngineError>;
+    /// An answering connection for `offer` and its SDP answer, with the same candidates.
     fn answer(
         cfg: &Config,
         local: SocketAddr,
+        reflexive: &[SocketAddr],
         now: Instant,
         offer: &str,
     ) -> Result<(Self, String), EngineError>;
@@ -107,12 +118,23 @@ pub(crate) struct State {
     /// The IO loop has stopped.
     pub(crate) down: bool,
     pub(crate) errors: VecDeque<String>,
+    /// Connections that opened, ever.
+    pub(crate) opened: u64,
+    /// Traffic of every connection, ever.
+    pub(crate) total: Traffic,
+    /// Server-reflexive addresses offered as candidates.
+    pub(crate) reflexive: Vec<SocketAddr>,
+    /// STUN gathering has ended.
+    pub(crate) gathering_done: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ConnState {
+    pub(crate) peer: NodeId,
+    pub(crate) open: bool,
     pub(crate) queued: usize,
     pub(crate) blocked: bool,
+    pub(crate) traffic: Traffic,
 }
 
 /// Most errors kept for [`super::WebRtcTransport::recent_errors`].
@@ -123,15 +145,26 @@ const OFFERS_REMEMBERED: usize = 4096;
 const RECV_BATCH: usize = 64;
 /// Largest UDP datagram read.
 const RECV_BUF: usize = 2048;
+/// How long a STUN server's name may take to resolve.
+const DNS_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest chunk per message: with the header, within the 64 KiB `max-message-size` that
 /// many stacks (webrtc-rs, Firefox) advertise by default.
 pub(crate) const MAX_CHUNK: usize = 65_535;
 
 impl State {
-    pub(crate) fn new_conn(&mut self) -> ConnId {
+    pub(crate) fn new_conn(&mut self, peer: NodeId) -> ConnId {
         self.next_conn += 1;
         let conn = ConnId(self.next_conn);
-        self.conns.insert(conn, ConnState::default());
+        self.conns.insert(
+            conn,
+            ConnState {
+                peer,
+                open: false,
+                queued: 0,
+                blocked: false,
+                traffic: Traffic::default(),
+            },
+        );
         conn
     }
 
@@ -202,6 +235,16 @@ pub(crate) struct IoLoop<E> {
     seen_offers: BTreeSet<(NodeId, u64)>,
     seen_order: VecDeque<(NodeId, u64)>,
     transmits: Vec<(SocketAddr, Vec<u8>)>,
+    /// STUN server names are being looked up.
+    resolving: bool,
+    /// Asks the STUN servers; kept after gathering to take late duplicate responses.
+    gatherer: Option<Gatherer>,
+    /// Gathering has ended: candidates are known, offers and answers can be made.
+    ready: bool,
+    /// Commands that came while gathering, in order.
+    deferred: VecDeque<Command>,
+    /// Our server-reflexive addresses.
+    reflexive: Vec<SocketAddr>,
 }
 
 impl<E: Engine> IoLoop<E> {
@@ -219,17 +262,36 @@ impl<E: Engine> IoLoop<E> {
             seen_offers: BTreeSet::new(),
             seen_order: VecDeque::new(),
             transmits: Vec::new(),
+            resolving: false,
+            gatherer: None,
+            ready: false,
+            deferred: VecDeque::new(),
+            reflexive: Vec::new(),
         }
     }
 
     /// Runs until shutdown (or the application side is dropped).
     pub(crate) async fn run(mut self, socket: UdpSocket, mut rx: mpsc::UnboundedReceiver<Command>) {
         let mut buf = vec![0u8; RECV_BUF];
+        let stun: Vec<(String, u16)> = self
+            .cfg
+            .ice_servers
+            .iter()
+            .filter(|s| s.kind() == IceServerKind::Stun)
+            .map(|s| (s.host().to_owned(), s.port()))
+            .collect();
+        self.resolving = !stun.is_empty();
+        let resolved = resolve(stun, self.local);
+        tokio::pin!(resolved);
+        if !self.resolving {
+            self.gathering_over(Instant::now());
+        }
         loop {
             let now = Instant::now();
             let next = self.next_wake(now);
             tokio::select! {
                 biased;
+                found = &mut resolved, if self.resolving => self.start_gathering(Instant::now(), found),
                 cmd = rx.recv() => match cmd {
                     None | Some(Command::Shutdown) => break,
                     Some(cmd) => {
@@ -291,8 +353,84 @@ impl<E: Engine> IoLoop<E> {
         self.peers
             .values()
             .flat_map(|p| [p.engine.poll_timeout(), (!p.open).then_some(p.deadline)])
+            .chain([self.gatherer.as_ref().and_then(Gatherer::poll_timeout)])
             .flatten()
             .fold(idle, Instant::min)
+    }
+
+    /// The STUN servers' addresses are known: ask them.
+    fn start_gathering(&mut self, now: Instant, found: Vec<Result<SocketAddr, String>>) {
+        self.resolving = false;
+        let mut servers = Vec::new();
+        for r in found {
+            match r {
+                Ok(a) if !servers.contains(&a) => servers.push(a),
+                Ok(_) => {}
+                Err(e) => self.error(e),
+            }
+        }
+        if servers.is_empty() {
+            self.gathering_over(now);
+            return;
+        }
+        let mut rng = rand_core::OsRng;
+        self.gatherer = Some(Gatherer::new(&servers, now, &mut rng));
+        // `process` sends the requests.
+    }
+
+    /// Runs the STUN gatherer's timers and takes its outputs.
+    fn process_gathering(&mut self, now: Instant) {
+        let Some(g) = self.gatherer.as_mut() else {
+            return;
+        };
+        if g.poll_timeout().is_some_and(|t| t <= now) {
+            g.handle_timeout(now);
+        }
+        while let Some((to, request)) = g.poll_transmit() {
+            self.transmits.push((to, request.to_vec()));
+        }
+        let events: Vec<GatherEvent> = std::iter::from_fn(|| g.poll_event()).collect();
+        let done = g.is_done();
+        for e in events {
+            match e {
+                GatherEvent::Mapped { server, mapped } => self.add_reflexive(server, mapped),
+                GatherEvent::Failed { server, reason } => {
+                    self.error(format!("STUN server {server}: {reason}"));
+                }
+            }
+        }
+        if done {
+            self.gathering_over(now);
+        }
+    }
+
+    fn add_reflexive(&mut self, server: SocketAddr, mapped: SocketAddr) {
+        if mapped == self.local || self.reflexive.contains(&mapped) {
+            return; // no NAT in between, or known already
+        }
+        if mapped.is_ipv4() != self.local.is_ipv4() || mapped.ip().is_unspecified() {
+            self.error(format!(
+                "STUN server {server}: unusable mapped address {mapped}"
+            ));
+            return;
+        }
+        self.reflexive.push(mapped);
+    }
+
+    /// Candidates are known: publish them and run the commands that waited.
+    fn gathering_over(&mut self, now: Instant) {
+        if self.ready {
+            return;
+        }
+        self.ready = true;
+        {
+            let mut state = self.shared.lock();
+            state.gathering_done = true;
+            state.reflexive.clone_from(&self.reflexive);
+        }
+        for cmd in std::mem::take(&mut self.deferred) {
+            self.on_command(now, cmd);
+        }
     }
 
     fn error(&self, e: String) {
@@ -301,6 +439,7 @@ impl<E: Engine> IoLoop<E> {
 
     /// Reports an event, unless the application has closed the connection itself (it
     /// hears nothing more about it then).
+    /// Counts opened connections and received frames.
     fn emit(&self, event: TransportEvent) {
         let conn = match &event {
             TransportEvent::Connected { conn, .. }
@@ -309,11 +448,22 @@ impl<E: Engine> IoLoop<E> {
             | TransportEvent::Writable { conn } => *conn,
         };
         let mut state = self.shared.lock();
-        if !state.conns.contains_key(&conn) {
-            return;
+        let state = &mut *state;
+        match &event {
+            TransportEvent::Connected { .. } => state.opened += 1,
+            TransportEvent::Frame { bytes, .. } => state.total.received(bytes.len()),
+            TransportEvent::Disconnected { .. } | TransportEvent::Writable { .. } => {}
         }
-        if matches!(event, TransportEvent::Disconnected { .. }) {
-            state.conns.remove(&conn);
+        let Some(c) = state.conns.get_mut(&conn) else {
+            return;
+        };
+        match &event {
+            TransportEvent::Connected { .. } => c.open = true,
+            TransportEvent::Frame { bytes, .. } => c.traffic.received(bytes.len()),
+            TransportEvent::Disconnected { .. } => {
+                state.conns.remove(&conn);
+            }
+            TransportEvent::Writable { .. } => {}
         }
         state.events.push_back(event);
     }
@@ -339,6 +489,11 @@ impl<E: Engine> IoLoop<E> {
     }
 
     fn on_command(&mut self, now: Instant, cmd: Command) {
+        if !self.ready {
+            // Offers and answers need our candidates; keep the order of everything.
+            self.deferred.push_back(cmd);
+            return;
+        }
         match cmd {
             Command::Dial { conn, to } => self.dial(now, conn, to),
             Command::Send { conn, frame } => {
@@ -366,7 +521,7 @@ impl<E: Engine> IoLoop<E> {
             self.emit(TransportEvent::Disconnected { conn });
             return;
         }
-        match E::offer(&self.cfg, self.local, now) {
+        match E::offer(&self.cfg, self.local, &self.reflexive, now) {
             Ok((engine, sdp)) => {
                 let session = random_u64();
                 self.insert(conn, Peer::new(engine, to, session, true, now, &self.cfg));
@@ -449,10 +604,10 @@ impl<E: Engine> IoLoop<E> {
             ));
             return;
         }
-        match E::answer(&self.cfg, self.local, now, sdp) {
+        match E::answer(&self.cfg, self.local, &self.reflexive, now, sdp) {
             Ok((engine, answer)) => {
                 let outbound = reuse.is_some();
-                let conn = reuse.unwrap_or_else(|| self.shared.lock().new_conn());
+                let conn = reuse.unwrap_or_else(|| self.shared.lock().new_conn(from));
                 let mut peer = Peer::new(engine, from, session, outbound, now, &self.cfg);
                 peer.awaiting_answer = false;
                 self.insert(conn, peer);
@@ -508,6 +663,12 @@ impl<E: Engine> IoLoop<E> {
     }
 
     fn on_datagram(&mut self, now: Instant, source: SocketAddr, packet: &[u8]) {
+        // A STUN server's answer to us (matched by transaction id), not a peer's.
+        if let Some(g) = self.gatherer.as_mut()
+            && g.handle_receive(source, packet)
+        {
+            return;
+        }
         let local = self.local;
         // The connection that last took a datagram from this address gets the next one
         // too, even if its engine would not claim it yet: a DTLS ClientHello may arrive
@@ -535,6 +696,7 @@ impl<E: Engine> IoLoop<E> {
 
     /// Timers, outputs and writes of every connection, until all are quiet.
     fn process(&mut self, now: Instant) {
+        self.process_gathering(now);
         let conns: Vec<ConnId> = self.peers.keys().copied().collect();
         for conn in conns {
             self.process_peer(now, conn);
@@ -617,6 +779,7 @@ impl<E: Engine> IoLoop<E> {
         let mut wrote = false;
         let mut closed = false;
         let mut done_bytes = 0usize;
+        let mut done_frames = 0u64;
         let chunk = self.cfg.chunk_size.clamp(1, MAX_CHUNK);
         while let Some(front) = peer.out.front() {
             let (msg, next) = fragment(front, peer.offset, chunk);
@@ -627,6 +790,7 @@ impl<E: Engine> IoLoop<E> {
                         Some(offset) => peer.offset = offset,
                         None => {
                             done_bytes += front.len();
+                            done_frames += 1;
                             peer.offset = 0;
                             peer.out.pop_front();
                         }
@@ -641,10 +805,12 @@ impl<E: Engine> IoLoop<E> {
                 }
             }
         }
-        if done_bytes > 0 {
+        if done_frames > 0 {
             let half = self.cfg.send_buffer / 2;
             let mut state = self.shared.lock();
+            state.total.sent(done_frames, done_bytes);
             if let Some(c) = state.conns.get_mut(&conn) {
+                c.traffic.sent(done_frames, done_bytes);
                 c.queued = c.queued.saturating_sub(done_bytes);
                 if c.blocked && c.queued <= half {
                     c.blocked = false;
@@ -717,50 +883,23 @@ pub(crate) fn random_token(n: usize) -> String {
         .collect()
 }
 
-/// The `USERNAME` attribute of a STUN message (RFC 8489), if `packet` is one and has it.
-#[cfg(feature = "webrtc-rs")]
-pub(crate) fn stun_username(packet: &[u8]) -> Option<&[u8]> {
-    const MAGIC: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
-    const USERNAME: u16 = 0x0006;
-    let header = packet.get(..20)?;
-    if header.first()? & 0xc0 != 0 || header.get(4..8)? != MAGIC {
-        return None;
+/// Looks up the STUN servers' names (IP literals need no lookup): for each, its first
+/// address of the bound socket's family, or why there is none.
+async fn resolve(
+    servers: Vec<(String, u16)>,
+    local: SocketAddr,
+) -> Vec<Result<SocketAddr, String>> {
+    let mut out = Vec::with_capacity(servers.len());
+    for (host, port) in servers {
+        let lookup = tokio::net::lookup_host((host.as_str(), port));
+        let found = match tokio::time::timeout(DNS_TIMEOUT, lookup).await {
+            Err(_) => Err("name lookup timed out".to_owned()),
+            Ok(Err(e)) => Err(format!("name lookup: {e}")),
+            Ok(Ok(mut addrs)) => addrs
+                .find(|a| a.is_ipv4() == local.is_ipv4())
+                .ok_or_else(|| format!("no address of the family of {local}")),
+        };
+        out.push(found.map_err(|e| format!("STUN server {host}:{port}: {e}")));
     }
-    let len = usize::from(u16::from_be_bytes([*header.get(2)?, *header.get(3)?]));
-    let mut attrs = packet.get(20..20 + len)?;
-    while attrs.len() >= 4 {
-        let kind = u16::from_be_bytes([*attrs.first()?, *attrs.get(1)?]);
-        let alen = usize::from(u16::from_be_bytes([*attrs.get(2)?, *attrs.get(3)?]));
-        let value = attrs.get(4..4 + alen)?;
-        if kind == USERNAME {
-            return Some(value);
-        }
-        attrs = attrs
-            .get((4 + alen).next_multiple_of(4)..)
-            .unwrap_or_default();
-    }
-    None
-}
-
-#[cfg(all(test, feature = "webrtc-rs"))]
-mod tests {
-    use super::stun_username;
-
-    #[test]
-    fn stun_username_is_found_and_garbage_is_not() {
-        // Binding request: type, length 16, cookie, transaction id; SOFTWARE "ab" padded,
-        // then USERNAME "x:y" padded.
-        let mut p = vec![0x00, 0x01, 0x00, 0x10, 0x21, 0x12, 0xa4, 0x42];
-        p.extend_from_slice(&[7; 12]);
-        p.extend_from_slice(&[0x80, 0x22, 0x00, 0x02, b'a', b'b', 0, 0]);
-        p.extend_from_slice(&[0x00, 0x06, 0x00, 0x03, b'x', b':', b'y', 0]);
-        assert_eq!(stun_username(&p), Some(&b"x:y"[..]));
-        for n in 0..p.len() {
-            let _ = stun_username(&p[..n]); // no panic on truncation
-        }
-        assert_eq!(stun_username(&[22; 40]), None); // DTLS
-        let mut long = p.clone();
-        long[3] = 0xff; // length past the end
-        assert_eq!(stun_username(&long), None);
-    }
+    out
 }

@@ -18,10 +18,12 @@
 //!
 //! - **one UDP socket** bound to [`Config::bind`] (`127.0.0.1:0` by default; nothing else is
 //!   ever bound: no mDNS, no other interfaces), with enlarged kernel buffers
-//!   ([`Config::socket_buffer`]); every peer connection shares it. A datagram goes to the
-//!   connection that last took one from the same address, else to the first engine that
-//!   claims it (str0m: `Rtc::accepts`; webrtc-rs: the ICE username fragment in a STUN
-//!   request, or an address it has talked to); unclaimed datagrams are dropped;
+//!   ([`Config::socket_buffer`]); every peer connection shares it, and so do the
+//!   requests to STUN servers. A STUN response to one of our gathering transactions
+//!   (matched by its random 96-bit transaction id) is taken first; any other datagram
+//!   goes to the connection that last took one from the same address, else to the first
+//!   engine that claims it (str0m: `Rtc::accepts`; webrtc-rs: the ICE username fragment
+//!   in a STUN request, or an address it has talked to); unclaimed datagrams are dropped;
 //! - **one IO thread** named `quorate-webrtc`, running a current-thread tokio runtime that
 //!   owns the socket, the clock (`std::time::Instant`) and the engines;
 //! - a **synchronous handle** implementing [`Transport`](crate::Transport): calls post
@@ -41,7 +43,7 @@
 //! every connection, so peers see them close within milliseconds.
 //!
 //! # Signaling
-//! [`signaling`] defines the messages: the dialer's SDP offer (with its host candidate),
+//! [`signaling`] defines the messages: the dialer's SDP offer (with its candidates),
 //! the answer, optional trickled candidates, all for a random per-connection `session`,
 //! DAG-CBOR encoded and signed with the node key under `Domain::Signaling`. The adapter
 //! produces them ([`WebRtcTransport::poll_signal`]: bytes addressed to a node id) and
@@ -56,8 +58,26 @@
 //! splice an answer into another attempt (`session` is signed). Replayed offers are
 //! dropped by `(from, session)`. DTLS then checks the fingerprint, and the mesh handshake
 //! inside the channel proves the node key once more, so the transport itself trusts no
-//! address. No STUN or TURN server is contacted; only the bound address is offered as a
-//! candidate.
+//! address. No STUN or TURN server is contacted unless [`Config::ice_servers`] names it;
+//! a STUN answer cannot be authenticated (a plain Binding Request has no credentials),
+//! so it is believed only from the server's address, for our transaction id, and after
+//! strict parsing — at worst a lying server adds a useless candidate.
+//!
+//! # ICE servers
+//! By default none: the bound address is the only candidate, and nothing but peers is
+//! ever sent a datagram. With `stun:` servers in [`Config::ice_servers`] ([`IceServer`],
+//! parsed from RFC 7064 URLs), the IO thread, on start, sends each a Binding Request from
+//! the transport's socket (3 tries, 500 ms apart; names resolved first by the system
+//! resolver), and each XOR-MAPPED-ADDRESS that differs from the bound address becomes a
+//! server-reflexive candidate (base: the bound address) in every later offer and answer
+//! of both adapters. Dials and offers wait for gathering (at most ~1.5 s after the name
+//! lookup); servers that fail are listed in [`WebRtcTransport::recent_errors`] and the
+//! host candidate is offered alone. [`WebRtcTransport::stats`] shows the addresses found.
+//!
+//! # Counters
+//! [`WebRtcTransport::stats`] gives [`TransportStats`]: connections opened, and frames
+//! and bytes sent and received per live connection (with the peer's node id) and in
+//! total — kept by the IO thread under the lock it takes anyway.
 //!
 //! # Frames and backpressure
 //! A mesh frame (up to `MAX_FRAME_SIZE` ≈ 2 MiB) is cut into DataChannel messages of at
@@ -72,11 +92,19 @@
 //! always taken when the queue is empty, whatever its size.
 //!
 //! # Limits
-//! - No ICE servers yet: only a host candidate of the bound address, so two nodes must
-//!   reach each other's bound address directly (same host or LAN, or a forwarded port).
-//!   Neither adapter gathers server-reflexive (STUN) or relayed (TURN) candidates; both
-//!   stacks could (str0m takes candidates from the application, `rtc` has a TURN client),
-//!   and the shared socket would then also carry STUN/TURN traffic to demultiplex.
+//! - No TURN: relayed candidates are not gathered, and a [`Config::ice_servers`] with a
+//!   `turn:`/`turns:` server makes `bind` fail ([`BindError::TurnUnsupported`]) instead of
+//!   being ignored. Two nodes behind symmetric NATs (or UDP-blocking firewalls) cannot
+//!   connect; STUN helps only through NATs that keep one mapping per socket
+//!   (endpoint-independent mapping), and only if the NAT lets the peer's checks in.
+//!   Both stacks could relay (`rtc` has a TURN client; str0m takes relayed candidates
+//!   from the application), with TURN's traffic on the shared socket to demultiplex.
+//! - Candidates are gathered once, when the transport starts: a NAT mapping that changes
+//!   later is not followed, and no candidate is trickled. str0m writes
+//!   `raddr 0.0.0.0 rport 0` for server-reflexive candidates (as browsers do, to keep the
+//!   private address out of the SDP); webrtc-rs writes the bound address. The tests run
+//!   a STUN server on 127.0.0.1 that reports a made-up public address; no test has a
+//!   real NAT in between.
 //! - A connection that does not open within [`Config::connect_timeout`] fails
 //!   ([`TransportEvent::Disconnected`](crate::TransportEvent::Disconnected)); so does a
 //!   dial whose answer never comes.
@@ -119,11 +147,21 @@ pub mod signaling;
 #[cfg(feature = "webrtc-io")]
 mod handle;
 #[cfg(feature = "webrtc-io")]
+pub mod ice;
+#[cfg(feature = "webrtc-io")]
 mod io;
+#[cfg(feature = "webrtc-io")]
+mod stats;
 #[cfg(feature = "str0m")]
 pub mod str0m;
+#[cfg(feature = "webrtc-io")]
+mod stun;
 #[cfg(feature = "webrtc-rs")]
 pub mod webrtc_rs;
 
 #[cfg(feature = "webrtc-io")]
 pub use handle::{BindError, Config, OutgoingSignal, WebRtcTransport};
+#[cfg(feature = "webrtc-io")]
+pub use ice::{IceServer, IceServerError, IceServerKind};
+#[cfg(feature = "webrtc-io")]
+pub use stats::{ConnStats, Traffic, TransportStats};

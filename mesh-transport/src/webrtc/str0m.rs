@@ -54,7 +54,12 @@ pub(crate) struct Str0mEngine {
 }
 
 impl Str0mEngine {
-    fn new(cfg: &Config, local: SocketAddr, now: Instant) -> Result<Self, EngineError> {
+    fn new(
+        cfg: &Config,
+        local: SocketAddr,
+        reflexive: &[SocketAddr],
+        now: Instant,
+    ) -> Result<Self, EngineError> {
         let creds = IceCreds {
             ufrag: random_token(8),
             pass: random_token(24),
@@ -66,6 +71,13 @@ impl Str0mEngine {
         let candidate =
             Candidate::host(local, "udp").map_err(|e| EngineError::new("host candidate", e))?;
         rtc.add_local_candidate(candidate);
+        for &addr in reflexive {
+            // str0m writes `raddr 0.0.0.0 rport 0` for it (as browsers do, to not
+            // reveal the private address); its base is `local` all the same.
+            let candidate = Candidate::server_reflexive(addr, local, "udp")
+                .map_err(|e| EngineError::new("server-reflexive candidate", e))?;
+            rtc.add_local_candidate(candidate);
+        }
         let mut engine = Str0mEngine {
             rtc,
             pending: None,
@@ -133,8 +145,13 @@ impl Str0mEngine {
 }
 
 impl Engine for Str0mEngine {
-    fn offer(cfg: &Config, local: SocketAddr, now: Instant) -> Result<(Self, String), EngineError> {
-        let mut engine = Str0mEngine::new(cfg, local, now)?;
+    fn offer(
+        cfg: &Config,
+        local: SocketAddr,
+        reflexive: &[SocketAddr],
+        now: Instant,
+    ) -> Result<(Self, String), EngineError> {
+        let mut engine = Str0mEngine::new(cfg, local, reflexive, now)?;
         let mut change = engine.rtc.sdp_api();
         change.add_channel_with_config(ChannelConfig {
             label: CHANNEL_LABEL.into(),
@@ -154,11 +171,12 @@ impl Engine for Str0mEngine {
     fn answer(
         cfg: &Config,
         local: SocketAddr,
+        reflexive: &[SocketAddr],
         now: Instant,
         offer: &str,
     ) -> Result<(Self, String), EngineError> {
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| EngineError::new("offer", e))?;
-        let mut engine = Str0mEngine::new(cfg, local, now)?;
+        let mut engine = Str0mEngine::new(cfg, local, reflexive, now)?;
         let answer = engine
             .rtc
             .sdp_api()

@@ -7,8 +7,9 @@
 //! that: the same IO loop as the str0m adapter (one UDP socket, one thread, our clock)
 //! drives one `RTCPeerConnection` per connection with `handle_read`/`handle_timeout` and
 //! drains `poll_write`/`poll_event`/`poll_read`; timers fire exactly when `poll_timeout`
-//! says. mDNS is disabled in the setting engine and no candidates are gathered: the only
-//! local candidate is the bound address, added by hand.
+//! says. mDNS is disabled in the setting engine and the core gathers no candidates: the
+//! local candidates are added by hand — the bound address (host) and the addresses the IO
+//! loop learned from STUN servers (server-reflexive, `raddr` the bound address).
 //!
 //! The core has no `accepts` for demultiplexing a shared socket, so the adapter sets each
 //! connection's ICE username fragment itself and routes a datagram to a connection when it
@@ -44,13 +45,15 @@ use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+    CandidateConfig, CandidateHostConfig, CandidateServerReflexiveConfig, RTCIceCandidate,
+    RTCIceCandidateInit,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
-use super::io::{Engine, EngineError, EngineEvent, Write, random_token, stun_username};
+use super::io::{Engine, EngineError, EngineEvent, Write, random_token};
+use super::stun::stun_username;
 use super::{BindError, Config, WebRtcTransport};
 
 /// Label of the one DataChannel per connection.
@@ -85,7 +88,12 @@ fn err(what: &str) -> impl FnOnce(rtc::shared::error::Error) -> EngineError + '_
 }
 
 impl RtcEngine {
-    fn new(cfg: &Config, local: SocketAddr, now: Instant) -> Result<Self, EngineError> {
+    fn new(
+        cfg: &Config,
+        local: SocketAddr,
+        reflexive: &[SocketAddr],
+        now: Instant,
+    ) -> Result<Self, EngineError> {
         let ufrag = random_token(8);
         let setting_engine = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
@@ -117,6 +125,27 @@ impl RtcEngine {
             .map_err(err("host candidate"))?;
         pc.add_local_candidate(init)
             .map_err(err("host candidate"))?;
+        for addr in reflexive {
+            let candidate = CandidateServerReflexiveConfig {
+                base_config: CandidateConfig {
+                    network: "udp".to_owned(),
+                    address: addr.ip().to_string(),
+                    port: addr.port(),
+                    component: 1,
+                    ..Default::default()
+                },
+                rel_addr: local.ip().to_string(),
+                rel_port: local.port(),
+                url: None,
+            }
+            .new_candidate_server_reflexive()
+            .map_err(|e| EngineError::new("server-reflexive candidate", e))?;
+            let init = RTCIceCandidate::from(&candidate)
+                .to_json()
+                .map_err(err("server-reflexive candidate"))?;
+            pc.add_local_candidate(init)
+                .map_err(err("server-reflexive candidate"))?;
+        }
         let mut engine = RtcEngine {
             pc,
             ufrag,
@@ -203,8 +232,13 @@ impl RtcEngine {
 }
 
 impl Engine for RtcEngine {
-    fn offer(cfg: &Config, local: SocketAddr, now: Instant) -> Result<(Self, String), EngineError> {
-        let mut engine = RtcEngine::new(cfg, local, now)?;
+    fn offer(
+        cfg: &Config,
+        local: SocketAddr,
+        reflexive: &[SocketAddr],
+        now: Instant,
+    ) -> Result<(Self, String), EngineError> {
+        let mut engine = RtcEngine::new(cfg, local, reflexive, now)?;
         let init = RTCDataChannelInit {
             ordered: true,
             ..Default::default()
@@ -226,11 +260,12 @@ impl Engine for RtcEngine {
     fn answer(
         cfg: &Config,
         local: SocketAddr,
+        reflexive: &[SocketAddr],
         now: Instant,
         offer: &str,
     ) -> Result<(Self, String), EngineError> {
         let offer = RTCSessionDescription::offer(offer.to_owned()).map_err(err("offer"))?;
-        let mut engine = RtcEngine::new(cfg, local, now)?;
+        let mut engine = RtcEngine::new(cfg, local, reflexive, now)?;
         engine
             .pc
             .set_remote_description(now, offer)

@@ -6,6 +6,8 @@
     reason = "each test file uses a different subset of the helpers"
 )]
 
+pub(crate) mod stun;
+
 use std::time::{Duration, Instant as StdInstant};
 
 use bytes::Bytes;
@@ -154,6 +156,8 @@ pub(crate) fn connect_exchange_drop(bind_a: Bind, bind_b: Bind) {
     ];
     transfer(&mut a, ca, &mut b, cb, &frames);
     transfer(&mut b, cb, &mut a, ca, &frames);
+    check_stats(&a, ca, b.id(), &frames);
+    check_stats(&b, cb, a.id(), &frames);
     // A second dial to a connected node fails at once.
     let again = a.connect(b.id()).unwrap();
     assert_eq!(
@@ -177,6 +181,37 @@ pub(crate) fn connect_exchange_drop(bind_a: Bind, bind_b: Bind) {
     }
     println!("disconnect seen after {:?}", start.elapsed());
     assert_eq!(a.send(ca, Bytes::from_static(b"x")), Err(SendError::Closed));
+    // The closed connection leaves the live list; the totals stay.
+    let stats = a.stats();
+    assert!(stats.connections.is_empty(), "{stats:?}");
+    assert_eq!(stats.connections_opened, 1);
+    assert_eq!(stats.total.frames_received, frames.len() as u64);
+}
+
+/// `t` sent and received `frames` on `conn` with `peer`, and nothing else.
+fn check_stats(t: &WebRtcTransport, conn: ConnId, peer: mesh::NodeId, frames: &[Bytes]) {
+    let count = frames.len() as u64;
+    let bytes: u64 = frames.iter().map(|f| f.len() as u64).sum();
+    let stats = t.stats();
+    assert_eq!(stats.connections_opened, 1);
+    assert_eq!(stats.connections.len(), 1, "{stats:?}");
+    let c = &stats.connections[&conn];
+    assert_eq!(c.peer, peer);
+    assert!(c.open);
+    for traffic in [c.traffic, stats.total] {
+        assert_eq!(
+            (traffic.frames_sent, traffic.bytes_sent),
+            (count, bytes),
+            "{stats:?}"
+        );
+        assert_eq!(
+            (traffic.frames_received, traffic.bytes_received),
+            (count, bytes),
+            "{stats:?}"
+        );
+    }
+    assert!(stats.gathering_done);
+    assert!(stats.server_reflexive.is_empty());
 }
 
 /// Forged, re-signed, misaddressed, replayed and garbage signals are refused; the

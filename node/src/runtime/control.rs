@@ -166,6 +166,8 @@ pub struct TransportStatus {
     pub frames_out: u64,
     /// Bytes of frames sent over DataChannels.
     pub bytes_out: u64,
+    /// Public addresses learned from STUN servers and offered to peers.
+    pub server_reflexive: Vec<String>,
 }
 
 /// A block fetched from a peer.

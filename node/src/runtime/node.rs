@@ -154,10 +154,11 @@ pub struct Node {
 
 fn bind_transport(config: &NodeConfig, key: NodeKey) -> Result<WebRtcTransport, NodeError> {
     let mut t = webrtc::Config::bind(config.listen);
-    if !config.ice_servers.is_empty() {
-        return Err(NodeError::IceServer(
-            "ICE servers are not supported by this build yet".to_owned(),
-        ));
+    for url in &config.ice_servers {
+        let server: webrtc::IceServer = url
+            .parse()
+            .map_err(|e| NodeError::IceServer(format!("{url:?}: {e}")))?;
+        t.ice_servers.push(server);
     }
     t.connect_timeout = Duration::from_secs(20);
     let bound = match config.stack {

@@ -222,7 +222,17 @@ impl Node {
             frames_in: stats.frames_in,
             bytes_in: stats.bytes_in,
             bytes_out: stats.bytes_out,
-            transport: TransportStatus::default(),
+            transport: {
+                let t = self.driver.transport().stats();
+                TransportStatus {
+                    connections_opened: t.connections_opened,
+                    frames_in: t.total.frames_received,
+                    bytes_in: t.total.bytes_received,
+                    frames_out: t.total.frames_sent,
+                    bytes_out: t.total.bytes_sent,
+                    server_reflexive: t.server_reflexive.iter().map(ToString::to_string).collect(),
+                }
+            },
             fetched: self.fetched.iter().cloned().collect(),
             misbehaviour: self.misbehaviour.iter().cloned().collect(),
             bad_signals: self
