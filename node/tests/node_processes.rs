@@ -18,11 +18,11 @@ use bytes::Bytes;
 use quorate_mesh_blockstore::{MemoryStore, StoreConfig};
 use quorate_mesh_proto::Instant as MeshInstant;
 use quorate_mesh_proto::mesh::{self, Event, Mesh, NodeId, NodeKey};
+use quorate_mesh_transport::webrtc::envelope::NodeSignal;
 use quorate_mesh_transport::webrtc::{self, WebRtcTransport};
 use quorate_mesh_transport::{Driver, DriverEvent, Transport as _, TransportEvent};
 use quorate_node::rendezvous::{self, Client};
 use quorate_node::runtime::control::Status;
-use quorate_node::runtime::wire::NodeSignal;
 
 const BIN: &str = env!("CARGO_BIN_EXE_quorate");
 

@@ -141,6 +141,7 @@
     )
 )]
 
+pub mod envelope;
 pub mod framing;
 pub mod signaling;
 

@@ -10,8 +10,8 @@ use tokio::sync::oneshot;
 
 use super::control::{FetchRecord, MisbehaviourRecord, Reply};
 use super::node::{BAD_SENDERS_CAP, IGNORE_FOR, LOG_CAP, Node};
-use super::wire::NodeSignal;
 use crate::rendezvous::{self, Client, ClientError};
+use quorate_mesh_transport::webrtc::envelope::NodeSignal;
 
 /// Longest wait between rendezvous reconnection attempts.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);

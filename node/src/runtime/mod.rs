@@ -12,7 +12,7 @@
 //!   default, str0m with the `str0m` feature), its UDP socket bound to
 //!   [`NodeConfig::listen`];
 //! - **signaling**, three ways, all carrying the same signed WebRTC payloads inside the
-//!   node envelope of [`wire`]: the rendezvous server (first contact), the mesh (signals
+//!   node envelope of `quorate_mesh_transport::webrtc::envelope`: the rendezvous server (first contact), the mesh (signals
 //!   relayed by peers, once a node has one), and copy-paste through the control socket;
 //! - the **control socket** `DIR/control.sock` ([`control`]) for `quorate put`, `get`,
 //!   `status` and `signal`.
@@ -56,7 +56,6 @@ pub mod files;
 pub mod keyfile;
 mod node;
 mod requests;
-pub mod wire;
 
 pub use config::{NodeConfig, Stack};
 pub use node::{Node, NodeError, NodeInfo, STORE_FILE};

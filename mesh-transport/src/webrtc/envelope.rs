@@ -1,4 +1,6 @@
-//! The node's signaling envelope: what rides inside rendezvous and mesh signal payloads.
+//! The node's signaling envelope: what rides inside rendezvous, mesh and copy-paste signal
+//! payloads, so one carrier can bring both WebRTC signals and peer lists. Native nodes and
+//! browser tabs use the same bytes.
 //!
 //! One tag byte, then the body:
 //!
@@ -29,7 +31,7 @@ pub enum NodeSignal {
 
 /// Why a node signal was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WireError {
+pub enum EnvelopeError {
     /// No bytes at all.
     #[error("empty signal")]
     Empty,
@@ -66,14 +68,14 @@ impl NodeSignal {
     /// Parses untrusted bytes.
     ///
     /// # Errors
-    /// [`WireError`] for an empty payload, an unknown tag or a malformed peer list.
-    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
-        let (&tag, body) = bytes.split_first().ok_or(WireError::Empty)?;
+    /// [`EnvelopeError`] for an empty payload, an unknown tag or a malformed peer list.
+    pub fn decode(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        let (&tag, body) = bytes.split_first().ok_or(EnvelopeError::Empty)?;
         match tag {
             TAG_WEBRTC => Ok(NodeSignal::WebRtc(body.to_vec())),
             TAG_PEERS => {
                 if body.len() % 32 != 0 || body.len() / 32 > MAX_PEER_LIST {
-                    return Err(WireError::BadPeerList(body.len()));
+                    return Err(EnvelopeError::BadPeerList(body.len()));
                 }
                 let nodes = body
                     .chunks_exact(32)
@@ -82,7 +84,7 @@ impl NodeSignal {
                     .collect();
                 Ok(NodeSignal::Peers(nodes))
             }
-            other => Err(WireError::UnknownTag(other)),
+            other => Err(EnvelopeError::UnknownTag(other)),
         }
     }
 }
@@ -112,17 +114,20 @@ mod tests {
         too_long.extend_from_slice(&[0; 32]);
         assert!(matches!(
             NodeSignal::decode(&too_long),
-            Err(WireError::BadPeerList(_))
+            Err(EnvelopeError::BadPeerList(_))
         ));
     }
 
     #[test]
     fn garbage_is_refused() {
-        assert_eq!(NodeSignal::decode(&[]), Err(WireError::Empty));
-        assert_eq!(NodeSignal::decode(&[9, 1]), Err(WireError::UnknownTag(9)));
+        assert_eq!(NodeSignal::decode(&[]), Err(EnvelopeError::Empty));
+        assert_eq!(
+            NodeSignal::decode(&[9, 1]),
+            Err(EnvelopeError::UnknownTag(9))
+        );
         assert!(matches!(
             NodeSignal::decode(&[2, 1, 2]),
-            Err(WireError::BadPeerList(2))
+            Err(EnvelopeError::BadPeerList(2))
         ));
     }
 }
