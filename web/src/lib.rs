@@ -1,0 +1,40 @@
+//! # quorate-web
+//!
+//! Quorate in a browser tab (work in progress): the same sans-IO cores as native nodes,
+//! compiled to `wasm32-unknown-unknown` and driven by the page's event loop.
+//!
+//! Build with `scripts/build-web` (it installs what this machine lacks and explains
+//! why the build uses Debian's Rust with `-Zbuild-std`).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use quorate_mesh_proto::mesh::NodeKey;
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// A node identity made in the page from 32 random bytes (`crypto.getRandomValues`).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WebIdentity {
+    key: NodeKey,
+}
+
+#[wasm_bindgen]
+impl WebIdentity {
+    /// An identity from a 32-byte secret; `None` for any other length.
+    #[wasm_bindgen(js_name = fromSecret)]
+    #[must_use]
+    pub fn from_secret(secret: &[u8]) -> Option<WebIdentity> {
+        let secret = <[u8; 32]>::try_from(secret).ok()?;
+        Some(WebIdentity {
+            key: NodeKey::from_secret(secret),
+        })
+    }
+
+    /// The node id, as hex.
+    #[wasm_bindgen(js_name = nodeId)]
+    #[must_use]
+    pub fn node_id(&self) -> String {
+        self.key.id().to_string()
+    }
+}
