@@ -11,6 +11,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(frame) = Frame::decode(data, MAX_FRAME_SIZE) {
         let again = frame.encode().expect("a decoded frame must re-encode");
         assert_eq!(&again[..], data, "accepted frame bytes are not canonical");
-        frame.check_limits().expect("a decoded frame is within limits");
+        frame
+            .check_limits()
+            .expect("a decoded frame is within limits");
     }
 });

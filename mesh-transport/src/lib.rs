@@ -86,7 +86,10 @@
 //! - `webrtc-signaling`: only `webrtc::signaling` (signed offer/answer messages) and
 //!   `webrtc::framing` (frames over DataChannel messages), without IO or tokio — for
 //!   carriers of signals (a rendezvous server) and other WebRTC stacks (the browser).
-//!   Both adapters imply it.
+//!   Also `webrtc::envelope`, the node envelope (WebRTC signal or peer list) every carrier
+//!   uses. Both adapters imply it.
+//! - `fuzzing`: a hidden `webrtc::fuzzing` module exposing the STUN response decoder to the
+//!   fuzz targets (`fuzz/`); not for applications.
 //!
 //! Both adapters pull in tokio (a current-thread runtime on the adapter's own IO
 //! thread, so the application may use any runtime or none) and socket2.

@@ -155,10 +155,42 @@ mod io;
 mod stats;
 #[cfg(feature = "str0m")]
 pub mod str0m;
-#[cfg(feature = "webrtc-io")]
+#[cfg(any(feature = "webrtc-io", feature = "fuzzing"))]
 mod stun;
 #[cfg(feature = "webrtc-rs")]
 pub mod webrtc_rs;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    //! The crate-private STUN decoders, for the cargo-fuzz targets in `fuzz/` (feature
+    //! `fuzzing`). Thin wrappers with unchanged behaviour; not a stable API.
+
+    use std::net::SocketAddr;
+
+    use super::stun;
+
+    /// `stun::decode_response`: the mapped address of a Binding response to `expected`,
+    /// or the error's message.
+    ///
+    /// # Errors
+    /// The `Display` of the decoder's error.
+    pub fn stun_decode_response(packet: &[u8], expected: &[u8; 12]) -> Result<SocketAddr, String> {
+        stun::decode_response(packet, expected).map_err(|e| e.to_string())
+    }
+
+    /// `stun::response_id`: the transaction id of a well-formed Binding response.
+    #[must_use]
+    pub fn stun_response_id(packet: &[u8]) -> Option<[u8; 12]> {
+        stun::response_id(packet)
+    }
+
+    /// `stun::stun_username`: the `USERNAME` attribute of a STUN message.
+    #[must_use]
+    pub fn stun_username(packet: &[u8]) -> Option<&[u8]> {
+        stun::stun_username(packet)
+    }
+}
 
 #[cfg(feature = "webrtc-io")]
 pub use handle::{BindError, Config, OutgoingSignal, WebRtcTransport};

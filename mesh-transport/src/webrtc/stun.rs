@@ -11,6 +11,14 @@
 //! only the 96-bit random transaction id and the server's address vouch for it.
 //! Nothing here indexes or panics on received bytes.
 
+#![cfg_attr(
+    not(feature = "webrtc-io"),
+    allow(
+        dead_code,
+        reason = "with `fuzzing` alone only the decoders are used (by `webrtc::fuzzing`)"
+    )
+)]
+
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -259,7 +267,7 @@ fn crc32(data: &[u8]) -> u32 {
 }
 
 /// The `USERNAME` attribute of a STUN message (RFC 8489), if `packet` is one and has it.
-#[cfg(feature = "webrtc-rs")]
+#[cfg(any(feature = "webrtc-rs", feature = "fuzzing"))]
 pub(crate) fn stun_username(packet: &[u8]) -> Option<&[u8]> {
     let header = packet.get(..HEADER)?;
     if header.first()? & 0xc0 != 0 || header.get(4..8)? != MAGIC {
