@@ -5,9 +5,21 @@
 //!
 //! Build with `scripts/build-web` (it installs what this machine lacks and explains
 //! why the build uses Debian's Rust with `-Zbuild-std`).
+//!
+//! # Modules (wasm32 only)
+//! - `idb`: `IdbStore`, a `BlockStore` kept in memory and persisted to IndexedDB in
+//!   batched transactions; it passes the block stores' conformance suite in Chromium
+//!   (`scripts/test-web`). All blocks stay in memory (bounded by `StoreConfig::max_bytes`)
+//!   and changes are durable once `IdbStore::flush` resolves.
+//!
+//! They are compiled only for `target_arch = "wasm32"`, so the native workspace build and
+//! tests do not see them.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+#[cfg(target_arch = "wasm32")]
+pub mod idb;
 
 use quorate_mesh_proto::mesh::NodeKey;
 use wasm_bindgen::prelude::wasm_bindgen;
