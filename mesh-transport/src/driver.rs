@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 use quorate_mesh_blockstore::{BlockStore, PutOptions, StoreError};
 use quorate_mesh_proto::mesh::{ApiMisuse, ConnId, Event, Input, Mesh, NodeId, Output};
-use quorate_mesh_proto::{Cid, Instant};
+use quorate_mesh_proto::{Block, Cid, Instant};
 
 use crate::transport::{SendError, Transport, TransportError, TransportEvent};
 
@@ -77,7 +77,9 @@ pub enum DriverError {
 /// machine queues (and, past its bound, drops) what it sends meanwhile.
 ///
 /// Blocks are stored as [`PutOptions::cache`]; choosing pin classes by block type is the
-/// job of the layers above, which can re-put with a pin.
+/// job of the layers above, which can re-put with a pin. Blocks verified while handling
+/// one batch of inputs are written together with [`BlockStore::put_many`] (one commit on
+/// persistent stores) before the store is read and before `pump`/`handle` return.
 #[derive(Debug)]
 pub struct Driver<T, S> {
     mesh: Mesh,
@@ -89,7 +91,14 @@ pub struct Driver<T, S> {
     dialing: BTreeMap<ConnId, NodeId>,
     /// Frames refused with `Full` (and everything emitted for the connection after them).
     stalled: BTreeMap<ConnId, VecDeque<Bytes>>,
+    /// Verified blocks not yet written: stored as one batch (one commit for persistent
+    /// stores) before anything reads the store and before `pump`/`handle` return.
+    puts: Vec<(Block, PutOptions)>,
+    puts_bytes: usize,
 }
+
+/// A write batch is flushed early once it holds this many bytes.
+const PUT_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
 impl<T: Transport, S: BlockStore> Driver<T, S> {
     /// A driver for `mesh` (fresh from [`Mesh::new`]) over `transport`, storing in `store`.
@@ -103,6 +112,8 @@ impl<T: Transport, S: BlockStore> Driver<T, S> {
             events_dropped: 0,
             dialing: BTreeMap::new(),
             stalled: BTreeMap::new(),
+            puts: Vec::new(),
+            puts_bytes: 0,
         }
     }
 
@@ -153,10 +164,11 @@ impl<T: Transport, S: BlockStore> Driver<T, S> {
                 handled += 1;
             }
             if fired || self.mesh.poll_timeout().is_none_or(|t| t > now) {
+                self.store_batch();
                 return handled;
             }
             self.mesh.handle_timeout(now);
-            self.drain(now);
+            self.drain_outputs(now);
             handled += 1;
             fired = true;
         }
@@ -223,6 +235,12 @@ impl<T: Transport, S: BlockStore> Driver<T, S> {
     /// Carries out every pending output of the machine. [`Driver::handle`] and
     /// [`Driver::pump`] call it; call it yourself only after using [`Driver::mesh_mut`].
     pub fn drain(&mut self, now: Instant) {
+        self.drain_outputs(now);
+        self.store_batch();
+    }
+
+    /// Carries out pending outputs; blocks to store join the write batch.
+    fn drain_outputs(&mut self, now: Instant) {
         while let Some(output) = self.mesh.poll_output() {
             match output {
                 Output::Send { conn, frame } => self.send(now, conn, frame),
@@ -231,15 +249,14 @@ impl<T: Transport, S: BlockStore> Driver<T, S> {
                     self.transport.disconnect(conn);
                 }
                 Output::StoreBlock(block) => {
-                    if let Err(error) = self.store.put(&block, PutOptions::cache()) {
-                        self.push_event(DriverEvent::StoreFailed {
-                            op: StoreOp::Put,
-                            cid: *block.cid(),
-                            error,
-                        });
+                    self.puts_bytes += block.len();
+                    self.puts.push((block, PutOptions::cache()));
+                    if self.puts_bytes >= PUT_BATCH_BYTES {
+                        self.store_batch();
                     }
                 }
                 Output::LoadBlock { conn, cid } => {
+                    self.store_batch();
                     let block = match self.store.get(&cid) {
                         Ok(block) => block,
                         Err(error) => {
@@ -253,6 +270,36 @@ impl<T: Transport, S: BlockStore> Driver<T, S> {
                 Output::Event(event) => self.push_event(DriverEvent::Mesh(event)),
                 other => self.push_event(DriverEvent::UnhandledOutput(other)),
             }
+        }
+    }
+
+    /// Writes the batch in one `put_many` and reports failures.
+    fn store_batch(&mut self) {
+        let puts = std::mem::take(&mut self.puts);
+        self.puts_bytes = 0;
+        let failures: Vec<(Cid, StoreError)> = match puts.as_slice() {
+            [] => return,
+            [(block, opts)] => match self.store.put(block, *opts) {
+                Ok(_) => Vec::new(),
+                Err(error) => vec![(*block.cid(), error)],
+            },
+            batch => match self.store.put_many(batch) {
+                Ok(results) => batch
+                    .iter()
+                    .zip(results)
+                    .filter_map(|((b, _), r)| r.err().map(|e| (*b.cid(), e)))
+                    .collect(),
+                // The batch failed as a whole: retry one by one so each block gets its
+                // own verdict (a full store may still take some).
+                Err(_) => batch
+                    .iter()
+                    .filter_map(|(b, o)| self.store.put(b, *o).err().map(|e| (*b.cid(), e)))
+                    .collect(),
+            },
+        };
+        for (cid, error) in failures {
+            let op = StoreOp::Put;
+            self.push_event(DriverEvent::StoreFailed { op, cid, error });
         }
     }
 
@@ -287,7 +334,7 @@ impl<T: Transport, S: BlockStore> Driver<T, S> {
             }
             TransportEvent::Writable { conn } => self.on_writable(now, conn),
         }
-        self.drain(now);
+        self.drain_outputs(now);
     }
 
     /// Retries stalled frames first; only when they are all out may the machine send.

@@ -9,10 +9,13 @@
 )]
 
 use bytes::Bytes;
-use quorate_mesh_blockstore::{BlockStore, MemoryStore, PutOptions, StoreConfig};
+use quorate_mesh_blockstore::{
+    BlockMeta, BlockStore, MemoryStore, PinClass, PutOptions, PutOutcome, StoreConfig, StoreError,
+    StoreStats,
+};
 use quorate_mesh_proto::mesh::{Config, ConnId, Event, Input, Mesh, NodeId, NodeKey, Topic};
 use quorate_mesh_proto::payloads::Text;
-use quorate_mesh_proto::{Block, Duration, Instant};
+use quorate_mesh_proto::{Block, Cid, Duration, Instant};
 use quorate_mesh_transport::{
     Driver, DriverError, DriverEvent, MemoryNetwork, MemoryTransport, SendError, StoreOp,
     Transport, TransportError, TransportEvent,
@@ -244,4 +247,86 @@ fn timers_run_through_pump() {
     }
     assert_eq!(a.mesh().peers().len(), 1, "still connected after 60 s");
     assert!(a.mesh().stats().frames_out > 4, "pings went out");
+}
+
+/// A memory store that counts how blocks reach it.
+#[derive(Debug)]
+struct Batches {
+    inner: MemoryStore,
+    /// Sizes of the `put_many` batches, and single `put`s as batches of one.
+    writes: Vec<usize>,
+}
+
+impl BlockStore for Batches {
+    fn get(&mut self, cid: &Cid) -> Result<Option<Block>, StoreError> {
+        self.inner.get(cid)
+    }
+    fn has(&self, cid: &Cid) -> Result<bool, StoreError> {
+        self.inner.has(cid)
+    }
+    fn meta(&self, cid: &Cid) -> Result<Option<BlockMeta>, StoreError> {
+        self.inner.meta(cid)
+    }
+    fn put(&mut self, block: &Block, opts: PutOptions) -> Result<PutOutcome, StoreError> {
+        self.writes.push(1);
+        self.inner.put(block, opts)
+    }
+    fn put_many(
+        &mut self,
+        blocks: &[(Block, PutOptions)],
+    ) -> Result<Vec<Result<PutOutcome, StoreError>>, StoreError> {
+        self.writes.push(blocks.len());
+        self.inner.put_many(blocks)
+    }
+    fn remove(&mut self, cid: &Cid) -> Result<bool, StoreError> {
+        self.inner.remove(cid)
+    }
+    fn list(&self, class: PinClass) -> Result<Vec<Cid>, StoreError> {
+        self.inner.list(class)
+    }
+    fn expire(&mut self, now: Instant) -> Result<Vec<Cid>, StoreError> {
+        self.inner.expire(now)
+    }
+    fn stats(&self) -> StoreStats {
+        self.inner.stats()
+    }
+}
+
+#[test]
+fn blocks_fetched_together_are_stored_in_one_batch() {
+    let net = MemoryNetwork::new();
+    let mut a = node(&net, 1, StoreConfig::default());
+    let key = NodeKey::from_secret([2; 32]);
+    let inner = net.transport(key.id()).unwrap();
+    let mesh = Mesh::new(Config::new(key, [102; 32]), Instant::ZERO);
+    let store = Batches {
+        inner: MemoryStore::new(StoreConfig::default()),
+        writes: Vec::new(),
+    };
+    let mut b = Driver::new(mesh, Counting { inner, full: 0 }, store);
+    a.connect(b.mesh().id()).unwrap();
+    let now = Instant::ZERO;
+    while a.pump(now) + b.pump(now) > 0 {}
+    let blocks: Vec<Block> = (0..20).map(|i| text(&format!("block {i}"))).collect();
+    for block in &blocks {
+        a.store_mut().put(block, PutOptions::cache()).unwrap();
+    }
+    // All 20 answers arrive in one delivery, so b's machine stores them in one drain.
+    for block in &blocks {
+        let cid = *block.cid();
+        b.handle(now, Input::Want { cid, priority: 1 }).unwrap();
+    }
+    a.pump(now);
+    b.pump(now);
+    for block in &blocks {
+        assert_eq!(
+            b.store_mut().get(block.cid()).unwrap().as_ref(),
+            Some(block)
+        );
+    }
+    assert_eq!(
+        b.store().writes,
+        vec![20],
+        "one put_many for the whole drain"
+    );
 }

@@ -6,14 +6,14 @@
 //! in this process. The main thread drives both bare transports, or both drivers, sleeping
 //! on their `Notify`s as an async runtime would; for transfers each node can also have its
 //! own thread (`split.rs`), as two node processes would. Transports use
-//! `webrtc::Config::default()`, for nodes and baselines alike; machines `mesh::Config::new`
-//! (see `pair::mesh_config` for the one setting transfers change).
+//! `webrtc::Config::default()`, for nodes and baselines alike; machines the defaults of
+//! `mesh::Config::new`.
 //!
 //! 1. **Throughput**: node B wants the 64 chunks (1 MiB raw blocks, `chunk_file`) of a
 //!    64 MiB file that node A stores; time from the wants to the last `Fetched`. Raw: the
 //!    same 64 MiB pushed one way with backpressure through `WebRtcTransport::send`, in
-//!    64 KiB and in 1 MiB frames. Memory and redb stores (fsync'd put per block, as the
-//!    driver does). Fresh transports per run; median of `REPS`.
+//!    64 KiB and in 1 MiB frames. Memory and redb stores (the driver batches the blocks
+//!    one pump verified into one commit). Fresh transports per run; median of `REPS`.
 //! 2. **Round trip**: B wants one 1 KiB block of A until `Fetched`, against echoing a
 //!    1 KiB frame on the raw channel; `SAMPLES` after `WARMUP`.
 //! 3. **Start to first block**: fresh keys; from binding both transports through
@@ -142,7 +142,6 @@ fn throughput(stack: Stack, w: &Waiter) -> Vec<Throughput> {
         "node, redb stores",
         "node, memory stores, one thread for both",
         "node, redb stores, one thread for both",
-        "node, memory stores, mesh defaults (1 run)",
     ]
     .into_iter()
     .map(|case| Throughput::new(stack.name, case, bytes))
@@ -163,26 +162,12 @@ fn throughput(stack: Stack, w: &Waiter) -> Vec<Throughput> {
             case.push(took, cpu.since(), None);
         }
         for (i, split) in [(2, true), (4, false)] {
-            let run = Run {
-                stack,
-                tuned: true,
-                split,
-            };
+            let run = Run { stack, split };
             let (took, cpu, busy) = run.transfer(w, &chunks, (memory(), memory()));
             cases[i].push(took, cpu, Some(busy));
             let (_dir, a, b) = redb_pair();
             let (took, cpu, busy) = run.transfer(w, &chunks, (a, b));
             cases[i + 1].push(took, cpu, Some(busy));
-        }
-        if rep == 0 {
-            // Slow (served blocks dropped, re-asked after `want_timeout`): once.
-            let run = Run {
-                stack,
-                tuned: false,
-                split: true,
-            };
-            let (took, cpu, busy) = run.transfer(w, &chunks, (memory(), memory()));
-            cases[6].push(took, cpu, Some(busy));
         }
     }
     cases
@@ -192,8 +177,6 @@ fn throughput(stack: Stack, w: &Waiter) -> Vec<Throughput> {
 #[derive(Clone, Copy)]
 struct Run {
     stack: Stack,
-    /// `pair::mesh_config`'s larger outbox.
-    tuned: bool,
     /// Each node on its own thread (else one thread drives both).
     split: bool,
 }
@@ -206,7 +189,7 @@ impl Run {
         chunks: &[Block],
         stores: (S, S),
     ) -> (Duration, Cpu, Busy) {
-        let mut n = Nodes::bind(self.stack, self.tuned, stores, StdInstant::now());
+        let mut n = Nodes::bind(self.stack, stores, StdInstant::now());
         seed(n.a.store_mut(), chunks);
         n.connect(w);
         let cids: Vec<Cid> = chunks.iter().map(|c| *c.cid()).collect();
@@ -273,7 +256,7 @@ fn node_round_trips<S: BlockStore>(
     blocks: &[Block],
     stores: (S, S),
 ) -> Latency {
-    let mut n = Nodes::bind(stack, false, stores, StdInstant::now());
+    let mut n = Nodes::bind(stack, stores, StdInstant::now());
     seed(n.a.store_mut(), blocks);
     n.connect(w);
     let mut samples = Vec::with_capacity(SAMPLES);
@@ -297,7 +280,7 @@ fn first_block(stack: Stack, w: &Waiter) -> First {
         let mut store_a = memory();
         store_a.put(&block, PutOptions::cache()).unwrap();
         let t0 = StdInstant::now();
-        let mut n = Nodes::bind(stack, false, (store_a, memory()), t0);
+        let mut n = Nodes::bind(stack, (store_a, memory()), t0);
         let bound = StdInstant::now();
         n.want(&[*block.cid()]);
         n.a.connect(n.b.mesh().id()).unwrap();

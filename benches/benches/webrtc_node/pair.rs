@@ -40,18 +40,9 @@ pub(crate) fn fresh_key() -> NodeKey {
     NodeKey::from_secret(fresh())
 }
 
-/// The one setting the bench changes, in rows marked so: a per-peer outbox that holds
-/// all 64 MiB a peer may want at once (the default, 8 MiB, drops served blocks).
-pub(crate) const TUNED_OUTBOX: usize = 96 * 1024 * 1024;
-
-/// The mesh configuration of both nodes: `mesh::Config::new`, with the outbox raised to
-/// [`TUNED_OUTBOX`] if `tuned`.
-pub(crate) fn mesh_config(key: NodeKey, tuned: bool) -> mesh::Config {
-    let mut config = mesh::Config::new(key, fresh());
-    if tuned {
-        config.outbox_max_bytes = TUNED_OUTBOX;
-    }
-    config
+/// The mesh configuration of both nodes: the defaults of `mesh::Config::new`.
+pub(crate) fn mesh_config(key: NodeKey) -> mesh::Config {
+    mesh::Config::new(key, fresh())
 }
 
 /// Sleeps until either transport has events or signals, like an async node runtime
@@ -263,11 +254,11 @@ pub(crate) struct Nodes<S> {
 impl<S: BlockStore> Nodes<S> {
     /// Binds two transports (fresh keys, default [`Config`]) and builds a driver on each
     /// (mesh settings: [`mesh_config`]).
-    pub(crate) fn bind(stack: Stack, tuned: bool, stores: (S, S), clock: StdInstant) -> Self {
+    pub(crate) fn bind(stack: Stack, stores: (S, S), clock: StdInstant) -> Self {
         let node = |store: S| {
             let key = fresh_key();
             let transport = (stack.bind)(key.clone(), Config::default()).unwrap();
-            let mesh = Mesh::new(mesh_config(key, tuned), micros(clock));
+            let mesh = Mesh::new(mesh_config(key), micros(clock));
             Driver::new(mesh, transport, store)
         };
         let (a, b) = (node(stores.0), node(stores.1));

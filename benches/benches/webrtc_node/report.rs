@@ -124,17 +124,19 @@ impl Report {
     pub(crate) fn print(&self) {
         let mut t = String::new();
         let c = quorate_mesh_transport::webrtc::Config::default();
+        let m = crate::pair::mesh_config(crate::pair::fresh_key());
         let _ = writeln!(
             t,
             "Transport: `webrtc::Config::default()` (chunk {} KiB, SCTP buffer {} KiB, send \
-             buffer {} MiB). Mesh: `mesh::Config::new` with `outbox_max_bytes` = {} MiB, \
-             except in rows marked \"mesh defaults\" (8 MiB) and in the round trips and \
-             first blocks (all defaults). Node rows run each node on its own thread unless \
-             marked \"one thread for both\".",
+             buffer {} MiB). Mesh: `mesh::Config::new` defaults everywhere (outbox {} MiB, \
+             want window {}, receive limit {} MiB/s per peer). Node rows run each node on its \
+             own thread unless marked \"one thread for both\".",
             c.chunk_size / 1024,
             c.sctp_buffer / 1024,
             c.send_buffer / (1024 * 1024),
-            crate::pair::TUNED_OUTBOX / (1024 * 1024),
+            m.outbox_max_bytes / (1024 * 1024),
+            m.want_window,
+            m.limits.bytes_per_sec / (1024 * 1024),
         );
         self.throughput_table(&mut t);
         self.latency_table(&mut t);

@@ -24,6 +24,39 @@ impl TokenBucket {
         }
     }
 
+    /// A full bucket holding at most `burst` tokens.
+    pub(crate) fn with_burst(rate_per_sec: u64, burst: u64, now: Instant) -> Self {
+        let burst = burst.max(1);
+        TokenBucket {
+            micro_tokens: u128::from(burst) * 1_000_000,
+            rate_per_sec,
+            burst,
+            last: now,
+        }
+    }
+
+    /// Most tokens the bucket ever holds.
+    pub(crate) fn burst(&self) -> u64 {
+        self.burst
+    }
+
+    /// When `n` tokens will be available (`now` if they are; never for a zero rate).
+    pub(crate) fn ready_at(&self, now: Instant, n: u64) -> Option<Instant> {
+        let elapsed = now.saturating_duration_since(self.last).as_micros();
+        let cap = u128::from(self.burst) * 1_000_000;
+        let have = (self.micro_tokens + elapsed * u128::from(self.rate_per_sec)).min(cap);
+        let need = u128::from(n.min(self.burst)) * 1_000_000;
+        if have >= need {
+            return Some(now);
+        }
+        if self.rate_per_sec == 0 {
+            return None;
+        }
+        let micros = (need - have).div_ceil(u128::from(self.rate_per_sec));
+        let micros = u64::try_from(micros).unwrap_or(u64::MAX);
+        Some(now + crate::Duration::from_micros(micros))
+    }
+
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_micros();
         self.last = self.last.max(now);
@@ -91,5 +124,22 @@ mod tests {
         assert!(b.take(t2, 20));
         assert!(!b.take(t2, 1));
         assert!(!b.take(t0, 1), "time going backwards adds nothing");
+    }
+
+    #[test]
+    fn ready_at_predicts_the_refill() {
+        let t0 = Instant::from_millis(0);
+        let mut b = TokenBucket::with_burst(1_000, 100, t0);
+        assert_eq!(b.ready_at(t0, 100), Some(t0));
+        assert!(b.take(t0, 100));
+        let at = b.ready_at(t0, 10).unwrap();
+        assert_eq!(at, Instant::from_millis(10));
+        assert!(!b.take(Instant::from_micros(9_999), 10));
+        assert!(b.take(at, 10));
+        // More than the burst is capped to the burst (it could never be had otherwise).
+        assert_eq!(b.ready_at(at, 10_000), Some(Instant::from_millis(110)));
+        let mut never = TokenBucket::with_burst(0, 1, t0);
+        assert!(never.take(t0, 1));
+        assert_eq!(never.ready_at(t0, 1), None, "a zero rate never refills");
     }
 }

@@ -63,6 +63,9 @@ pub struct Config {
     pub want_timeout: Duration,
     /// Peers asked at once for one wanted block.
     pub want_fanout: usize,
+    /// Most blocks asked of one peer at once; further wants wait for a free slot, so a
+    /// peer is never asked for more than it can send before `want_timeout`.
+    pub want_window: usize,
     /// Period of named-head announcements.
     pub heads_interval: Duration,
     /// How long message ids are remembered (duplicate suppression and repair window).
@@ -108,6 +111,7 @@ impl Config {
             graft_timeout: Duration::from_millis(400),
             want_timeout: Duration::from_secs(2),
             want_fanout: 2,
+            want_window: 32,
             heads_interval: Duration::from_secs(5),
             seen_ttl: Duration::from_secs(300),
             seen_capacity: 100_000,

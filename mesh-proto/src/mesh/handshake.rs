@@ -220,6 +220,7 @@ impl Mesh {
         peer.phase = Phase::Up;
         peer.node = Some(node);
         peer.limits = limits;
+        (peer.pace_frames, peer.pace_bytes) = crate::mesh::peer::pace(limits, now);
         // Inbound rates are ours to set: what we advertised.
         peer.frames = crate::mesh::abuse::TokenBucket::new(u64::from(ours.frames_per_sec), now);
         peer.bytes = crate::mesh::abuse::TokenBucket::new(u64::from(ours.bytes_per_sec), now);

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -207,6 +208,7 @@ impl Mesh {
         }
         self.graft_due();
         self.wants_due();
+        self.flush_paced();
     }
 
     /// The next output, or `None`. Drain after every `handle_*` call.
@@ -235,6 +237,12 @@ impl Mesh {
         }
         if let Some(t) = self.wants.next_deadline() {
             next = next.min(t);
+        }
+        let now = self.now;
+        for peer in self.peers.values().filter(|p| p.writable) {
+            if let Some(t) = peer.pace_ready_at(now) {
+                next = next.min(t);
+            }
         }
         Some(next)
     }
@@ -420,10 +428,44 @@ impl Mesh {
         };
         peer.writable = writable;
         if writable {
-            while let Some(frame) = peer.outbox.pop_front() {
-                peer.outbox_bytes = peer.outbox_bytes.saturating_sub(frame.len());
-                self.outputs.push_back(Output::Send { conn, frame });
+            self.flush_outbox(conn);
+        }
+    }
+
+    /// Sends queued frames while the transport takes them and the peer's pace allows,
+    /// then loads more of what the peer wants if that left room.
+    pub(crate) fn flush_outbox(&mut self, conn: ConnId) {
+        let now = self.now;
+        let Some(peer) = self.peers.get_mut(&conn) else {
+            return;
+        };
+        while peer.writable {
+            let Some(len) = peer.outbox.front().map(Bytes::len) else {
+                break;
+            };
+            if !peer.take_pace(now, len) {
+                break;
             }
+            let Some(frame) = peer.outbox.pop_front() else {
+                break;
+            };
+            peer.outbox_bytes = peer.outbox_bytes.saturating_sub(frame.len());
+            self.outputs.push_back(Output::Send { conn, frame });
+        }
+        self.pump_serving(conn);
+    }
+
+    /// Flushes every outbox whose pace has come due.
+    fn flush_paced(&mut self) {
+        let now = self.now;
+        let due: Vec<ConnId> = self
+            .peers
+            .values()
+            .filter(|p| p.writable && p.pace_ready_at(now).is_some_and(|t| t <= now))
+            .map(|p| p.conn)
+            .collect();
+        for conn in due {
+            self.flush_outbox(conn);
         }
     }
 
@@ -438,19 +480,21 @@ impl Mesh {
         self.send_bytes(conn, bytes, lazy);
     }
 
-    pub(crate) fn send_bytes(&mut self, conn: ConnId, bytes: bytes::Bytes, lazy: bool) {
+    /// Queues encoded frame bytes; `false` if they were dropped (outbox full, too large).
+    pub(crate) fn send_bytes(&mut self, conn: ConnId, bytes: Bytes, lazy: bool) -> bool {
         let cap = self.config.outbox_max_bytes;
+        let now = self.now;
         let Some(peer) = self.peers.get_mut(&conn) else {
-            return;
+            return false;
         };
         if bytes.len() > peer.limits.max_frame_size as usize {
-            return;
+            return false;
         }
-        self.stats.frames_out += 1;
-        self.stats.bytes_out += bytes.len() as u64;
-        if peer.writable && peer.outbox.is_empty() {
+        if peer.writable && peer.outbox.is_empty() && peer.take_pace(now, bytes.len()) {
+            self.stats.frames_out += 1;
+            self.stats.bytes_out += bytes.len() as u64;
             self.outputs.push_back(Output::Send { conn, frame: bytes });
-            return;
+            return true;
         }
         let limit = if lazy { cap / 2 } else { cap };
         if peer.outbox_bytes + bytes.len() > limit {
@@ -461,10 +505,13 @@ impl Mesh {
             if dropped == 1 || dropped.is_multiple_of(1_000) {
                 self.emit(Event::OutboxFull { conn, dropped });
             }
-            return;
+            return false;
         }
+        self.stats.frames_out += 1;
+        self.stats.bytes_out += bytes.len() as u64;
         peer.outbox_bytes += bytes.len();
         peer.outbox.push_back(bytes);
+        true
     }
 
     /// Sends a frame to every established peer (but `except`).

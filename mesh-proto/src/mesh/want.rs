@@ -4,8 +4,14 @@
 //! (a gossip announcer, a `Have`), then the best-scored peers. `DontHave`, a timeout or a
 //! forged answer moves on to the next peer; when every peer has been tried the round
 //! starts over after `want_timeout`. The first valid copy wins and the other requests are
-//! cancelled. Serving is the mirror image: each requested CID becomes an
-//! [`Output::LoadBlock`](crate::mesh::Output::LoadBlock) for the driver, whose answer
+//! cancelled. At most `want_window` blocks are asked of one peer at once; the rest wait
+//! in a queue and go out as answers free slots.
+//!
+//! Serving is the mirror image: a peer's wants are accepted into a queue (up to
+//! `MAX_SERVING`; beyond, `DontHave`), and each becomes an
+//! [`Output::LoadBlock`](crate::mesh::Output::LoadBlock) for the driver only while the
+//! peer's outbox has room for the answer, so a served block is never dropped for lack of
+//! space: a slow link slows the loads down instead. The driver's answer
 //! ([`Input::BlockLoaded`](crate::mesh::Input::BlockLoaded)) becomes `Block` or `DontHave`.
 //! Blocks fetched are announced to every peer in a batched `Have` on the next lazy-push
 //! tick, so whoever wants them next can ask a closer copy.
@@ -15,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::mesh::abuse::Deed;
 use crate::mesh::frame::{BlockFrame, Frame, Topic, WantEntry};
 use crate::mesh::machine::Mesh;
-use crate::mesh::peer::MAX_SERVING;
+use crate::mesh::peer::{MAX_LOADING, MAX_SERVING};
 use crate::mesh::types::{ConnId, Event, Misbehaviour, Output};
 use crate::{Block, BlockError, Cid, Instant};
 
@@ -23,6 +29,8 @@ use crate::{Block, BlockError, Cid, Instant};
 const MAX_WANTS: usize = 65_536;
 /// Recently fetched CIDs: late answers to them are not "unsolicited".
 const RECENT_FETCHED: usize = 4_096;
+/// Bytes a `Block` frame adds to its block (tag, CID, lengths), rounded up.
+const BLOCK_FRAME_OVERHEAD: usize = 128;
 
 #[derive(Debug)]
 struct Want {
@@ -34,6 +42,8 @@ struct Want {
     asked: BTreeMap<ConnId, Instant>,
     tried: BTreeSet<ConnId>,
     next_check: Instant,
+    /// In `Wants::waiting` (a peer that could serve it had a full window).
+    waiting: bool,
 }
 
 #[derive(Debug, Default)]
@@ -41,7 +51,14 @@ pub(crate) struct Wants {
     map: BTreeMap<Cid, Want>,
     recent: BTreeSet<Cid>,
     recent_order: VecDeque<Cid>,
+    /// Blocks asked of each peer and not answered.
+    in_flight: BTreeMap<ConnId, usize>,
+    /// Wants held back by full windows, oldest first.
+    waiting: VecDeque<Cid>,
 }
+
+/// Wants looked at per freed window slot (the rest wait for the next slot or timeout).
+const WAITING_SCAN: usize = 64;
 
 impl Wants {
     pub(crate) fn is_fetching(&self, cid: &Cid) -> bool {
@@ -53,6 +70,7 @@ impl Wants {
     }
 
     pub(crate) fn peer_gone(&mut self, conn: ConnId) {
+        self.in_flight.remove(&conn);
         for want in self.map.values_mut() {
             want.asked.remove(&conn);
             want.tried.remove(&conn);
@@ -61,6 +79,24 @@ impl Wants {
     }
 
     pub(crate) fn expire_hints(&mut self) {}
+
+    fn in_flight(&self, conn: ConnId) -> usize {
+        self.in_flight.get(&conn).copied().unwrap_or(0)
+    }
+
+    fn asked_one(&mut self, conn: ConnId) {
+        *self.in_flight.entry(conn).or_insert(0) += 1;
+    }
+
+    /// A request to `conn` ended (answered, refused, timed out or cancelled).
+    fn answered(&mut self, conn: ConnId) {
+        if let Some(n) = self.in_flight.get_mut(&conn) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.in_flight.remove(&conn);
+            }
+        }
+    }
 
     fn fetched(&mut self, cid: Cid) {
         if self.recent.insert(cid) {
@@ -89,6 +125,7 @@ impl Mesh {
             asked: BTreeMap::new(),
             tried: BTreeSet::new(),
             next_check: now,
+            waiting: false,
         });
         want.priority = want.priority.max(priority);
         match gossip {
@@ -112,7 +149,44 @@ impl Mesh {
             return;
         }
         if let Some(want) = self.wants.map.remove(cid) {
-            self.send_cancels(cid, want.asked.keys().copied(), want.priority);
+            self.finish(cid, &want, None);
+        }
+    }
+
+    /// Sends cancels for every request of a finished want except `except`'s, freeing
+    /// their window slots (and `except`'s too).
+    fn finish(&mut self, cid: &Cid, want: &Want, except: Option<ConnId>) {
+        for conn in want.asked.keys() {
+            self.wants.answered(*conn);
+        }
+        let others: Vec<ConnId> = want
+            .asked
+            .keys()
+            .copied()
+            .filter(|c| Some(*c) != except)
+            .collect();
+        self.send_cancels(cid, others.into_iter(), want.priority);
+        self.fill_windows();
+    }
+
+    /// Dispatches waiting wants while some peer has a free slot.
+    fn fill_windows(&mut self) {
+        let window = self.config.want_window.max(1);
+        for _ in 0..WAITING_SCAN.min(self.wants.waiting.len()) {
+            let room = self
+                .peers
+                .values()
+                .any(|p| p.is_up() && self.wants.in_flight(p.conn) < window);
+            if !room {
+                return;
+            }
+            let Some(cid) = self.wants.waiting.pop_front() else {
+                return;
+            };
+            if let Some(want) = self.wants.map.get_mut(&cid) {
+                want.waiting = false;
+                self.dispatch_want(cid);
+            }
         }
     }
 
@@ -128,16 +202,19 @@ impl Mesh {
         }
     }
 
-    /// Asks more peers for `cid` if fewer than `want_fanout` are being asked.
+    /// Asks more peers for `cid` if fewer than `want_fanout` are being asked. Peers with a
+    /// full window are skipped; if one of them could have served, the want waits for a slot.
     fn dispatch_want(&mut self, cid: Cid) {
         let by_score = self.peers_by_score();
         let fanout = self.config.want_fanout.max(1);
+        let window = self.config.want_window.max(1);
         let deadline = self.now + self.config.want_timeout;
-        let Some(want) = self.wants.map.get_mut(&cid) else {
+        let Some(want) = self.wants.map.get(&cid) else {
             return;
         };
         let wanted = fanout.saturating_sub(want.asked.len());
         let mut chosen = Vec::new();
+        let mut blocked = false;
         for conn in want.prefer.iter().chain(by_score.iter()) {
             if chosen.len() >= wanted {
                 break;
@@ -148,14 +225,28 @@ impl Mesh {
                 && !want.asked.contains_key(conn)
                 && !chosen.contains(conn)
             {
-                chosen.push(*conn);
+                if self.wants.in_flight(*conn) < window {
+                    chosen.push(*conn);
+                } else {
+                    blocked = true;
+                }
             }
         }
+        for conn in &chosen {
+            self.wants.asked_one(*conn);
+        }
+        let Some(want) = self.wants.map.get_mut(&cid) else {
+            return;
+        };
         for conn in &chosen {
             want.asked.insert(*conn, deadline);
         }
         want.next_check = want.asked.values().min().copied().unwrap_or(deadline);
         let priority = want.priority;
+        if blocked && want.asked.len() < fanout && !want.waiting {
+            want.waiting = true;
+            self.wants.waiting.push_back(cid);
+        }
         for conn in chosen {
             let entry = WantEntry {
                 cid,
@@ -199,9 +290,9 @@ impl Mesh {
                 .filter(|(_, t)| **t <= now)
                 .map(|(c, _)| *c)
                 .collect();
-            for conn in late {
-                want.asked.remove(&conn);
-                want.tried.insert(conn);
+            for conn in &late {
+                want.asked.remove(conn);
+                want.tried.insert(*conn);
             }
             let up = self.peers.values().filter(|p| p.is_up()).count();
             if want.asked.is_empty() && want.tried.len() >= up {
@@ -209,8 +300,12 @@ impl Mesh {
                 want.tried.clear();
             }
             want.next_check = now + self.config.want_timeout;
+            for conn in late {
+                self.wants.answered(conn);
+            }
             self.dispatch_want(cid);
         }
+        self.fill_windows();
     }
 
     pub(crate) fn on_have(&mut self, conn: ConnId, cids: &[Cid]) {
@@ -231,9 +326,11 @@ impl Mesh {
                 && want.asked.remove(&conn).is_some()
             {
                 want.tried.insert(conn);
+                self.wants.answered(conn);
                 self.dispatch_want(*cid);
             }
         }
+        self.fill_windows();
     }
 
     pub(crate) fn on_want(&mut self, conn: ConnId, entries: &[WantEntry]) {
@@ -243,23 +340,48 @@ impl Mesh {
         let Some(peer) = self.peers.get_mut(&conn) else {
             return;
         };
-        let mut loads = Vec::new();
         for e in entries {
             if e.cancel {
                 peer.serving.remove(&e.cid);
             } else if peer.serving.contains(&e.cid) {
             } else if peer.serving.len() < MAX_SERVING {
                 peer.serving.insert(e.cid);
-                loads.push(e.cid);
+                peer.serve_queue.push_back(e.cid);
             } else {
                 refused.push(e.cid);
             }
         }
-        for cid in loads {
-            self.outputs.push_back(Output::LoadBlock { conn, cid });
+        if peer.serving.is_empty() {
+            peer.serve_queue.clear();
         }
+        self.pump_serving(conn);
         if !refused.is_empty() {
             self.send(conn, &Frame::DontHave(refused), false);
+        }
+    }
+
+    /// Hands the driver loads of queued wants while the answers fit in the outbox: each
+    /// outstanding load counts as a block of the peer's largest size.
+    pub(crate) fn pump_serving(&mut self, conn: ConnId) {
+        let cap = self.config.outbox_max_bytes;
+        let Some(peer) = self.peers.get_mut(&conn) else {
+            return;
+        };
+        let answer = peer.limits.max_block_size as usize + BLOCK_FRAME_OVERHEAD;
+        while peer.writable && peer.loading.len() < MAX_LOADING {
+            let committed = peer.outbox_bytes + (peer.loading.len() + 1) * answer;
+            // An empty outbox always takes one answer, whatever the cap.
+            if committed > cap && !(peer.outbox.is_empty() && peer.loading.is_empty()) {
+                break;
+            }
+            let Some(cid) = peer.serve_queue.pop_front() else {
+                break;
+            };
+            // Cancelled, or queued twice (cancelled and wanted again) and already loading.
+            if !peer.serving.contains(&cid) || !peer.loading.insert(cid) {
+                continue;
+            }
+            self.outputs.push_back(Output::LoadBlock { conn, cid });
         }
     }
 
@@ -267,8 +389,10 @@ impl Mesh {
         let Some(peer) = self.peers.get_mut(&conn) else {
             return;
         };
-        if !peer.serving.remove(&cid) {
-            return; // cancelled meanwhile
+        let was_loading = peer.loading.remove(&cid);
+        if !was_loading || !peer.serving.remove(&cid) {
+            self.pump_serving(conn);
+            return; // not asked for, or cancelled meanwhile
         }
         let max = peer.limits.max_block_size as usize;
         match block {
@@ -277,10 +401,16 @@ impl Mesh {
                     cid,
                     data: block.bytes().to_vec(),
                 });
-                self.send(conn, &frame, false);
+                if let Ok(bytes) = frame.encode()
+                    && !self.send_bytes(conn, bytes, false)
+                {
+                    // No room after all: say so, so the peer asks elsewhere at once.
+                    self.send(conn, &Frame::DontHave(vec![cid]), false);
+                }
             }
             _ => self.send(conn, &Frame::DontHave(vec![cid]), false),
         }
+        self.pump_serving(conn);
     }
 
     pub(crate) fn on_block(&mut self, conn: ConnId, cid: Cid, data: Vec<u8>) {
@@ -298,8 +428,12 @@ impl Mesh {
         let block = match Block::from_untrusted_with_limit(&cid, data, max) {
             Ok(block) => block,
             Err(e) => {
-                want.asked.remove(&conn);
+                let was_asked = want.asked.remove(&conn).is_some();
                 want.tried.insert(conn);
+                if was_asked {
+                    self.wants.answered(conn);
+                    self.fill_windows();
+                }
                 match e {
                     BlockError::CidMismatch { .. } => {
                         self.penalize(conn, Deed::Forged, Misbehaviour::ForgedBlock { cid });
@@ -322,13 +456,7 @@ impl Mesh {
             self.pending_have.push(cid);
         }
         self.stats.fetched += 1;
-        let others = want
-            .asked
-            .keys()
-            .copied()
-            .filter(|c| *c != conn)
-            .collect::<Vec<_>>();
-        self.send_cancels(&cid, others.into_iter(), want.priority);
+        self.finish(&cid, &want, Some(conn));
         let Some(from) = self.node_of(conn) else {
             return;
         };
