@@ -1,4 +1,5 @@
 // Shared helpers for the end-to-end tests: a static file server for web/ and Chromium.
+import { spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
@@ -37,18 +38,49 @@ export function serveWeb() {
   });
 }
 
-/** Debian's Chromium, headless, with the flags the project allows. */
-export function launch() {
+/** Debian's Chromium, headless, with the flags the project allows (plus `extraArgs`). */
+export function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: [
       "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      ...extraArgs,
     ],
   });
+}
+
+/** Waits until `cond()` (sync or async) is truthy; fails with `what` after `ms`. */
+export async function waitFor(cond, what, ms = 15000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** Fails the test with a message. */
 export function check(cond, message) {
   if (!cond) throw new Error(`check failed: ${message}`);
+}
+
+/**
+ * Re-runs the calling test inside a fresh network namespace with only loopback up
+ * (`unshare -n`, needs root or user namespaces), so Chromium has no other interface to
+ * prefer over 127.0.0.1 (shared/WEBRTC.md). Returns true inside the namespace; false if
+ * it cannot be made (the test then runs where it is). Exits with the child's status
+ * otherwise.
+ */
+export function inLoopbackNamespace(scriptUrl) {
+  if (process.env.QUORATE_NETNS === "1") return true;
+  const probe = spawnSync("unshare", ["-n", "true"], { stdio: "ignore" });
+  if (probe.status !== 0) return false;
+  const script = fileURLToPath(scriptUrl);
+  const run = spawnSync(
+    "unshare",
+    ["-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', process.execPath, script],
+    { stdio: "inherit", env: { ...process.env, QUORATE_NETNS: "1" } },
+  );
+  process.exit(run.status ?? 1);
 }

@@ -7,6 +7,15 @@
 //! why the build uses Debian's Rust with `-Zbuild-std`).
 //!
 //! # Modules (wasm32 only)
+//! - `WebNode` (`node`): the mesh machine in a tab — a `Driver` over the browser WebRTC
+//!   transport and a memory block store, pumped by the page's event loop (a microtask
+//!   whenever the browser reports something, a timer for the machine). Its JS API: create,
+//!   dial, carry signals (`takeSignals`/`handleSignal`, or the native node's copy-paste
+//!   blobs), `putText`/`putBytes`, `get` (a promise), and the `RTCPeerConnection` of a
+//!   peer for `getStats()`. See `web/www/app.js` and `web/e2e/rtc.mjs` for use.
+//! - `rtc`: `BrowserTransport`, the mesh `Transport` over `RTCPeerConnection` and one
+//!   `RTCDataChannel` per peer, speaking the native adapters' signaling and framing
+//!   (`quorate_mesh_transport::webrtc`), so tabs and native nodes connect either way.
 //! - `idb`: `IdbStore`, a `BlockStore` kept in memory and persisted to IndexedDB in
 //!   batched transactions; it passes the block stores' conformance suite in Chromium
 //!   (`scripts/test-web`). All blocks stay in memory (bounded by `StoreConfig::max_bytes`)
@@ -19,7 +28,16 @@
 #![deny(missing_docs)]
 
 #[cfg(target_arch = "wasm32")]
+mod browser;
+#[cfg(target_arch = "wasm32")]
 pub mod idb;
+#[cfg(target_arch = "wasm32")]
+mod node;
+#[cfg(target_arch = "wasm32")]
+pub mod rtc;
+
+#[cfg(target_arch = "wasm32")]
+pub use node::WebNode;
 
 use quorate_mesh_proto::mesh::NodeKey;
 use wasm_bindgen::prelude::wasm_bindgen;

@@ -1,5 +1,7 @@
-// The page's glue: load the wasm module, make this tab's identity, show it.
-import init, { WebIdentity } from "../pkg/quorate_web.js";
+// The page's glue: load the wasm module, start this tab's mesh node, show its id.
+// The node is `window.quorate.node` (a WebNode): tests and the console drive it from there.
+import init, { WebIdentity, WebNode } from "../pkg/quorate_web.js";
+import { selectedPair } from "./stats.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -9,7 +11,10 @@ async function main() {
   // an RNG of its own.
   const secret = crypto.getRandomValues(new Uint8Array(32));
   const identity = WebIdentity.fromSecret(secret);
-  $("node-id").textContent = identity.nodeId();
+  const node = WebNode.create(secret);
+  if (node.nodeId() !== identity.nodeId()) throw new Error("identity mismatch");
+  window.quorate = { node, selectedPair };
+  $("node-id").textContent = node.nodeId();
   document.body.dataset.ready = "true";
 }
 

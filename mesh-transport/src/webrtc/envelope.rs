@@ -92,6 +92,34 @@ impl NodeSignal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn arb_signal() -> impl Strategy<Value = NodeSignal> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..512).prop_map(NodeSignal::WebRtc),
+            proptest::collection::vec(any::<[u8; 32]>(), 0..=MAX_PEER_LIST).prop_map(|ids| {
+                NodeSignal::Peers(ids.into_iter().map(NodeId::from_bytes).collect())
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_signal_round_trips(signal in arb_signal()) {
+            prop_assert_eq!(NodeSignal::decode(&signal.encode()), Ok(signal));
+        }
+
+        /// Whatever the bytes, decoding returns (never panics), and what it accepts
+        /// encodes back to exactly the same bytes: one encoding per signal.
+        #[test]
+        fn any_bytes_decode_canonically_or_not_at_all(
+            bytes in proptest::collection::vec(any::<u8>(), 0..(MAX_PEER_LIST + 2) * 32),
+        ) {
+            if let Ok(signal) = NodeSignal::decode(&bytes) {
+                prop_assert_eq!(signal.encode(), bytes);
+            }
+        }
+    }
 
     #[test]
     fn round_trips() {

@@ -483,6 +483,45 @@ mod tests {
         p
     }
 
+    proptest::proptest! {
+        /// Any mapped IPv4 address a server reports comes back exactly, for its id only.
+        #[test]
+        fn mapped_addresses_round_trip(
+            ip in proptest::prelude::any::<[u8; 4]>(),
+            port in 1u16..,
+            id in proptest::prelude::any::<TransactionId>(),
+            other in proptest::prelude::any::<TransactionId>(),
+        ) {
+            let addr = SocketAddr::from((ip, port));
+            let packet = response(&id, addr);
+            proptest::prop_assert_eq!(decode_response(&packet, &id), Ok(addr));
+            if other != id {
+                proptest::prop_assert!(decode_response(&packet, &other).is_err());
+            }
+        }
+
+        /// Arbitrary datagrams, and the RFC 5769 response with arbitrary bytes
+        /// overwritten, decode or fail with a typed error; never panic.
+        #[test]
+        fn arbitrary_datagrams_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            at in 0usize..80,
+            patch in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..8),
+        ) {
+            let _ = decode_response(&bytes, &RFC5769_ID);
+            #[cfg(feature = "webrtc-rs")]
+            let _ = stun_username(&bytes);
+            let _ = response_id(&bytes);
+            let mut vector = hex(RFC5769_IPV4);
+            for (i, b) in patch.iter().enumerate() {
+                if let Some(slot) = vector.get_mut(at + i) {
+                    *slot = *b;
+                }
+            }
+            let _ = decode_response(&vector, &RFC5769_ID);
+        }
+    }
+
     #[test]
     fn crc32_check_value() {
         assert_eq!(crc32(b"123456789"), 0xcbf4_3926);

@@ -1,0 +1,287 @@
+//! [`WebNode`]: the mesh machine in a tab, driven by the page's event loop.
+//!
+//! The node owns a `Driver<BrowserTransport, MemoryStore>`, the clock (`performance.now()`)
+//! and its randomness (`crypto.getRandomValues`). The loop is the browser's: whenever the
+//! transport reports something it queues one microtask that pumps the driver; after every
+//! pump a single `setTimeout` is re-armed for the machine's next timer. JS calls (dial,
+//! signals, put, get) pump too, so their effects go out at once.
+//!
+//! Signals are carried by the caller by default: [`WebNode::take_signals`] hands out
+//! node-envelope payloads (`webrtc::envelope::NodeSignal`, as the rendezvous server
+//! carries them) and [`WebNode::handle_signal`] takes them. Peers learned from a mesh
+//! peer list are dialed with signals relayed through the mesh, like native nodes do; and
+//! `dialManual`/`acceptBlob`/`takeBlob` speak the native node's copy-paste blobs.
+
+mod state;
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use js_sys::{Array, Function, Promise, Uint8Array};
+use quorate_mesh_proto::mesh::{NodeId, NodeKey};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsError, JsValue};
+
+use crate::browser;
+use state::State;
+
+/// Schedules pumps: at most one microtask queued, and one timer for the machine.
+#[derive(Debug, Default)]
+struct Sched {
+    queued: Cell<bool>,
+    timer: Cell<Option<i32>>,
+    pump: RefCell<Option<Function>>,
+}
+
+impl Sched {
+    fn wake(&self) {
+        if self.queued.replace(true) {
+            return;
+        }
+        if let Ok(pump) = self.pump.try_borrow()
+            && let Some(pump) = pump.as_ref()
+        {
+            browser::queue_microtask(pump);
+        }
+    }
+
+    fn arm(&self, delay_ms: Option<i32>) {
+        if let Some(old) = self.timer.take() {
+            browser::clear_timeout(old);
+        }
+        if let (Some(ms), Ok(pump)) = (delay_ms, self.pump.try_borrow())
+            && let Some(pump) = pump.as_ref()
+        {
+            self.timer.set(browser::set_timeout(pump, ms));
+        }
+    }
+}
+
+/// A mesh node in this tab. See the [module docs](self).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WebNode {
+    state: Rc<RefCell<State>>,
+    sched: Rc<Sched>,
+    _pump: Closure<dyn FnMut()>,
+}
+
+fn busy() -> JsError {
+    JsError::new("the node is busy (re-entrant call)")
+}
+
+fn parse_node(hex: &str) -> Result<NodeId, JsError> {
+    hex.parse::<NodeId>()
+        .map_err(|e| JsError::new(&format!("bad node id {hex:?}: {e}")))
+}
+
+#[wasm_bindgen]
+impl WebNode {
+    /// A node from a 32-byte secret, or a fresh random identity without one.
+    ///
+    /// # Errors
+    /// A secret of another length, or no `crypto.getRandomValues`.
+    pub fn create(secret: Option<Vec<u8>>) -> Result<WebNode, JsError> {
+        let secret = match secret {
+            Some(s) => <[u8; 32]>::try_from(s.as_slice())
+                .map_err(|_| JsError::new("the secret must be 32 bytes"))?,
+            None => random32()?,
+        };
+        let key = NodeKey::from_secret(secret);
+        let state = Rc::new(RefCell::new(State::new(key, random32()?, random32()?)));
+        let sched = Rc::new(Sched::default());
+        let weak: Weak<RefCell<State>> = Rc::downgrade(&state);
+        let s = Rc::clone(&sched);
+        let pump = Closure::<dyn FnMut()>::new(move || {
+            s.queued.set(false);
+            let Some(state) = weak.upgrade() else {
+                return;
+            };
+            let Ok(mut st) = state.try_borrow_mut() else {
+                s.wake(); // cannot happen (single-threaded, no re-entry); try again
+                return;
+            };
+            st.step();
+            s.arm(st.timer_delay_ms());
+            st.notify();
+        });
+        if let Ok(mut slot) = sched.pump.try_borrow_mut() {
+            *slot = Some(pump.as_ref().unchecked_ref::<Function>().clone());
+        }
+        let s = Rc::clone(&sched);
+        if let Ok(st) = state.try_borrow() {
+            st.set_wake(Rc::new(move || s.wake()));
+        }
+        sched.arm(Some(0));
+        Ok(WebNode {
+            state,
+            sched,
+            _pump: pump,
+        })
+    }
+
+    /// This node's id, as hex.
+    #[wasm_bindgen(js_name = nodeId)]
+    #[must_use]
+    pub fn node_id(&self) -> String {
+        self.state
+            .try_borrow()
+            .map(|s| s.id().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Connected peers, as JSON: `[{"node": hex, "conn": n, "score": n}]`.
+    #[must_use]
+    pub fn peers(&self) -> String {
+        self.state
+            .try_borrow()
+            .map(|s| s.peers_json())
+            .unwrap_or_default()
+    }
+
+    /// Recent transport failures, as JSON strings, oldest first.
+    #[must_use]
+    pub fn errors(&self) -> String {
+        self.state
+            .try_borrow()
+            .map(|s| s.errors_json())
+            .unwrap_or_default()
+    }
+
+    /// Dials a node; its signals come out of `takeSignals`.
+    ///
+    /// # Errors
+    /// A bad id, or a dial that cannot start (ourselves).
+    pub fn dial(&self, node: &str) -> Result<(), JsError> {
+        let node = parse_node(node)?;
+        self.with(|s| s.dial(node, false))?
+    }
+
+    /// Dials a node whose signals are carried as copy-paste blobs (`takeBlob`).
+    ///
+    /// # Errors
+    /// As `dial`.
+    #[wasm_bindgen(js_name = dialManual)]
+    pub fn dial_manual(&self, node: &str) -> Result<(), JsError> {
+        let node = parse_node(node)?;
+        self.with(|s| s.dial(node, true))?
+    }
+
+    /// Signals waiting for the caller to carry: an array of `{to, payload}` (hex node
+    /// id, base64 node-envelope payload).
+    #[wasm_bindgen(js_name = takeSignals)]
+    pub fn take_signals(&self) -> Result<Array, JsError> {
+        self.with(State::take_signals)
+    }
+
+    /// Calls `callback()` (in a microtask) whenever new signals wait in `takeSignals`.
+    #[wasm_bindgen(js_name = onSignals)]
+    pub fn on_signals(&self, callback: Function) -> Result<(), JsError> {
+        self.with(|s| s.on_signals = Some(callback))
+    }
+
+    /// Takes a signal (base64 node-envelope payload) that node `from` sent us.
+    ///
+    /// # Errors
+    /// A bad id, bad base64, or a payload the node refuses (bad signature…).
+    #[wasm_bindgen(js_name = handleSignal)]
+    pub fn handle_signal(&self, from: &str, payload: &str) -> Result<(), JsError> {
+        let from = parse_node(from)?;
+        self.with(|s| s.handle_js_signal(from, payload))?
+    }
+
+    /// Takes a copy-paste blob from a native node (`quorate signal offer`/`accept`);
+    /// returns the sender's id.
+    ///
+    /// # Errors
+    /// A malformed blob, one addressed to another node, or a refused signal.
+    #[wasm_bindgen(js_name = acceptBlob)]
+    pub fn accept_blob(&self, blob: &str) -> Result<String, JsError> {
+        self.with(|s| s.accept_blob(blob))?
+    }
+
+    /// The copy-paste blob of the signals waiting for `node` (empty if none yet).
+    ///
+    /// # Errors
+    /// A bad id.
+    #[wasm_bindgen(js_name = takeBlob)]
+    pub fn take_blob(&self, node: &str) -> Result<String, JsError> {
+        let node = parse_node(node)?;
+        self.with(|s| s.take_blob(node))
+    }
+
+    /// Stores `text` as a raw block (pinned); returns its CID.
+    ///
+    /// # Errors
+    /// Too large a block, or a store failure.
+    #[wasm_bindgen(js_name = putText)]
+    pub fn put_text(&self, text: &str) -> Result<String, JsError> {
+        self.with(|s| s.put(text.as_bytes().to_vec()))?
+    }
+
+    /// Stores bytes as a raw block (pinned); returns its CID.
+    ///
+    /// # Errors
+    /// As `putText`.
+    #[wasm_bindgen(js_name = putBytes)]
+    pub fn put_bytes(&self, bytes: Vec<u8>) -> Result<String, JsError> {
+        self.with(|s| s.put(bytes))?
+    }
+
+    /// The bytes of a block: from the store, or fetched from peers (the promise resolves
+    /// when a peer delivers it; race it with a timer to give up).
+    ///
+    /// # Errors
+    /// A bad CID or a refused want.
+    pub fn get(&self, cid: &str) -> Result<Promise, JsError> {
+        self.with(|s| s.get(cid))?
+    }
+
+    /// The `RTCPeerConnection` to `node` (for `getStats()`), or `undefined`.
+    ///
+    /// # Errors
+    /// A bad id.
+    #[wasm_bindgen(js_name = peerConnection)]
+    pub fn peer_connection(&self, node: &str) -> Result<JsValue, JsError> {
+        let node = parse_node(node)?;
+        self.with(|s| {
+            s.peer_connection(&node)
+                .map_or(JsValue::UNDEFINED, JsValue::from)
+        })
+    }
+
+    /// Pumps the node now (normally not needed: the node schedules itself).
+    pub fn pump(&self) -> Result<(), JsError> {
+        self.with(|_| ())
+    }
+}
+
+impl WebNode {
+    /// Runs `f` on the state, then pumps and re-arms the timer.
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, JsError> {
+        let mut st = self.state.try_borrow_mut().map_err(|_| busy())?;
+        let out = f(&mut st);
+        st.step();
+        self.sched.arm(st.timer_delay_ms());
+        st.notify();
+        Ok(out)
+    }
+}
+
+impl Drop for WebNode {
+    fn drop(&mut self) {
+        self.sched.arm(None);
+    }
+}
+
+fn random32() -> Result<[u8; 32], JsError> {
+    let mut buf = [0u8; 32];
+    browser::random(&mut buf).map_err(|e| JsError::new(&format!("getRandomValues: {e}")))?;
+    Ok(buf)
+}
+
+/// A `Uint8Array` copy of `bytes`.
+pub(crate) fn to_js_bytes(bytes: &[u8]) -> Uint8Array {
+    Uint8Array::from(bytes)
+}
