@@ -117,7 +117,7 @@
 //! # Measured
 //! Two transports of one stack in one process on 127.0.0.1, release build, this project's
 //! shared 2-core machine under other load (so compare within a row, not across machines);
-//! `measure` in `tests/webrtc_str0m.rs` / `tests/webrtc_rs.rs`:
+//! `measure` in `tests/webrtc.rs`:
 //!
 //! | | str0m 0.25 | webrtc-rs core `rtc` 0.21 |
 //! |---|---|---|

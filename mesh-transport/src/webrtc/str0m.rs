@@ -12,7 +12,7 @@
 //! not on crates.io).
 //!
 //! # Measured
-//! Loopback, release, shared 2-core machine (`measure` in `tests/webrtc_str0m.rs`, run
+//! Loopback, release, shared 2-core machine (`str0m::measure` in `tests/webrtc.rs`, run
 //! with `--release -- --ignored --nocapture`): `connect` → open at both ends 6.4–6.7 ms
 //! (median of 5; the first connection in a process ~60 ms), 41 MiB/s one way with 64 KiB
 //! frames, 35 ms CPU per MiB (both ends). Most of that CPU is str0m's SCTP (sctp-proto),

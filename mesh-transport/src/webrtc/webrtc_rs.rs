@@ -24,7 +24,7 @@
 //! connection here; the adapter paces them at 10 ms.
 //!
 //! # Measured
-//! Loopback, release, shared 2-core machine (`measure` in `tests/webrtc_rs.rs`, run with
+//! Loopback, release, shared 2-core machine (`webrtc_rs::measure` in `tests/webrtc.rs`, run with
 //! `--release -- --ignored --nocapture`): `connect` → open at both ends 14.1–14.3 ms
 //! (median of 5), 96 MiB/s one way with 64 KiB frames, 20 ms CPU per MiB (both ends).
 //! A clean `cargo build --release` of this crate with only this feature: 186 s at `-j2`
