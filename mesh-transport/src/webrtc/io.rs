@@ -7,7 +7,7 @@
 //! STUN servers for our server-reflexive address ([`super::stun::Gatherer`]) and reports
 //! to the application through [`Shared`].
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use quorate_mesh_proto::mesh::{ConnId, NodeId, NodeKey};
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc};
 
+use super::admission::{Existing, OfferLog, OfferVerdict, admit_offer};
 use super::framing::{Reassembler, fragment};
 use super::ice::IceServerKind;
 use super::signaling::{SignalBody, SignalMessage};
@@ -139,8 +140,6 @@ pub(crate) struct ConnState {
 
 /// Most errors kept for [`super::WebRtcTransport::recent_errors`].
 const ERRORS_KEPT: usize = 32;
-/// Offers remembered against replay.
-const OFFERS_REMEMBERED: usize = 4096;
 /// Datagrams read per wake before timers run.
 const RECV_BATCH: usize = 64;
 /// Largest UDP datagram read.
@@ -232,8 +231,7 @@ pub(crate) struct IoLoop<E> {
     by_session: BTreeMap<(NodeId, u64), ConnId>,
     by_node: BTreeMap<NodeId, ConnId>,
     by_addr: BTreeMap<SocketAddr, ConnId>,
-    seen_offers: BTreeSet<(NodeId, u64)>,
-    seen_order: VecDeque<(NodeId, u64)>,
+    offers: OfferLog,
     transmits: Vec<(SocketAddr, Vec<u8>)>,
     /// STUN server names are being looked up.
     resolving: bool,
@@ -259,8 +257,7 @@ impl<E: Engine> IoLoop<E> {
             by_session: BTreeMap::new(),
             by_node: BTreeMap::new(),
             by_addr: BTreeMap::new(),
-            seen_offers: BTreeSet::new(),
-            seen_order: VecDeque::new(),
+            offers: OfferLog::default(),
             transmits: Vec::new(),
             resolving: false,
             gatherer: None,
@@ -576,34 +573,41 @@ impl<E: Engine> IoLoop<E> {
     }
 
     fn on_offer(&mut self, now: Instant, from: NodeId, session: u64, sdp: &str) {
-        if from == self.me || !self.remember_offer((from, session)) {
-            return; // a replay
-        }
-        // The conn id to use, and whether it is one we dialed.
-        let mut reuse = None;
-        if let Some(&existing) = self.by_node.get(&from) {
-            let glare = self
-                .peers
-                .get(&existing)
-                .is_some_and(|p| p.outbound && !p.open);
-            if glare && self.me < from {
-                return; // both dialed: the smaller id's offer wins, they answer ours
+        let existing = self.by_node.get(&from).map(|&conn| Existing {
+            conn,
+            our_dial_pending: self.peers.get(&conn).is_some_and(|p| p.outbound && !p.open),
+        });
+        let pending = self.pending();
+        let max = self.cfg.max_pending;
+        let verdict = admit_offer(
+            &mut self.offers,
+            self.me,
+            from,
+            session,
+            existing,
+            pending,
+            max,
+        );
+        // The conn id to use, if it is one we dialed.
+        let reuse = match verdict {
+            OfferVerdict::Replay | OfferVerdict::KeepOurDial => return,
+            OfferVerdict::TooManyPending => {
+                self.error(format!(
+                    "offer from {} refused: too many pending",
+                    from.short()
+                ));
+                return;
             }
-            if glare {
-                self.remove(existing);
-                reuse = Some(existing);
-            } else {
-                // A new attempt replaces an old connection (the peer restarted, say).
-                self.fail(existing);
+            OfferVerdict::AnswerInPlaceOf(conn) => {
+                self.remove(conn);
+                Some(conn)
             }
-        }
-        if reuse.is_none() && self.pending() >= self.cfg.max_pending {
-            self.error(format!(
-                "offer from {} refused: too many pending",
-                from.short()
-            ));
-            return;
-        }
+            OfferVerdict::Replace(conn) => {
+                self.fail(conn);
+                None
+            }
+            OfferVerdict::Answer => None,
+        };
         match E::answer(&self.cfg, self.local, &self.reflexive, now, sdp) {
             Ok((engine, answer)) => {
                 let outbound = reuse.is_some();
@@ -620,19 +624,6 @@ impl<E: Engine> IoLoop<E> {
                 }
             }
         }
-    }
-
-    fn remember_offer(&mut self, key: (NodeId, u64)) -> bool {
-        if !self.seen_offers.insert(key) {
-            return false;
-        }
-        self.seen_order.push_back(key);
-        if self.seen_order.len() > OFFERS_REMEMBERED
-            && let Some(old) = self.seen_order.pop_front()
-        {
-            self.seen_offers.remove(&old);
-        }
-        true
     }
 
     fn insert(&mut self, conn: ConnId, peer: Peer<E>) {

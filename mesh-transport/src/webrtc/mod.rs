@@ -141,6 +141,7 @@
     )
 )]
 
+pub mod admission;
 pub mod envelope;
 pub mod framing;
 pub mod signaling;

@@ -37,11 +37,12 @@
 mod conn;
 mod setup;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use bytes::Bytes;
 use quorate_mesh_proto::mesh::{ConnId, MAX_FRAME_SIZE, NodeId, NodeKey};
+use quorate_mesh_transport::webrtc::admission::{Existing, OfferLog, OfferVerdict, admit_offer};
 use quorate_mesh_transport::webrtc::signaling::{
     SignalBody, SignalError, SignalMessage, SignedSignal,
 };
@@ -98,8 +99,6 @@ pub struct OutgoingSignal {
 
 /// Largest chunk: with its header within a 64 KiB `max-message-size`.
 const MAX_CHUNK: usize = 65_535;
-/// Offers remembered against replay.
-const OFFERS_REMEMBERED: usize = 4096;
 /// Failures kept for [`BrowserTransport::recent_errors`].
 const ERRORS_KEPT: usize = 32;
 
@@ -116,8 +115,7 @@ pub struct BrowserTransport {
     next_conn: u64,
     events: VecDeque<TransportEvent>,
     signals: VecDeque<OutgoingSignal>,
-    seen_offers: BTreeSet<(NodeId, u64)>,
-    seen_order: VecDeque<(NodeId, u64)>,
+    offers: OfferLog,
     errors: VecDeque<String>,
 }
 
@@ -137,8 +135,7 @@ impl BrowserTransport {
             next_conn: 0,
             events: VecDeque::new(),
             signals: VecDeque::new(),
-            seen_offers: BTreeSet::new(),
-            seen_order: VecDeque::new(),
+            offers: OfferLog::default(),
             errors: VecDeque::new(),
         }
     }
@@ -266,32 +263,41 @@ impl BrowserTransport {
     }
 
     fn on_offer(&mut self, from: NodeId, session: u64, sdp: String) {
-        if from == self.me || !self.remember_offer((from, session)) {
-            return; // a replay
-        }
-        let mut reuse = None;
-        if let Some(&existing) = self.by_node.get(&from) {
-            let glare = self
-                .conns
-                .get(&existing)
-                .is_some_and(|c| c.outbound && !c.open);
-            if glare && self.me < from {
-                return; // both dialed: the smaller id's offer wins, they answer ours
+        let existing = self.by_node.get(&from).map(|&conn| Existing {
+            conn,
+            our_dial_pending: self.conns.get(&conn).is_some_and(|c| c.outbound && !c.open),
+        });
+        let pending = self.pending();
+        let max = self.cfg.max_pending;
+        let verdict = admit_offer(
+            &mut self.offers,
+            self.me,
+            from,
+            session,
+            existing,
+            pending,
+            max,
+        );
+        // The conn id to use, if it is one we dialed.
+        let reuse = match verdict {
+            OfferVerdict::Replay | OfferVerdict::KeepOurDial => return,
+            OfferVerdict::TooManyPending => {
+                self.error(format!(
+                    "offer from {} refused: too many pending",
+                    from.short()
+                ));
+                return;
             }
-            if glare {
-                self.remove(existing);
-                reuse = Some(existing);
-            } else {
-                self.fail(existing); // a new attempt replaces the old connection
+            OfferVerdict::AnswerInPlaceOf(conn) => {
+                self.remove(conn);
+                Some(conn)
             }
-        }
-        if reuse.is_none() && self.pending() >= self.cfg.max_pending {
-            self.error(format!(
-                "offer from {} refused: too many pending",
-                from.short()
-            ));
-            return;
-        }
+            OfferVerdict::Replace(conn) => {
+                self.fail(conn);
+                None
+            }
+            OfferVerdict::Answer => None,
+        };
         let pc = match self.new_pc() {
             Ok(pc) => pc,
             Err(e) => {
@@ -316,19 +322,6 @@ impl BrowserTransport {
         c.awaiting_answer = false;
         self.insert(conn, c);
         setup::answer(&self.hub, conn, session, pc, sdp);
-    }
-
-    fn remember_offer(&mut self, key: (NodeId, u64)) -> bool {
-        if !self.seen_offers.insert(key) {
-            return false;
-        }
-        self.seen_order.push_back(key);
-        if self.seen_order.len() > OFFERS_REMEMBERED
-            && let Some(old) = self.seen_order.pop_front()
-        {
-            self.seen_offers.remove(&old);
-        }
-        true
     }
 
     fn sign_and_queue(&mut self, to: NodeId, session: u64, body: SignalBody) {
