@@ -93,6 +93,51 @@ pub fn admit_offer(
     }
 }
 
+/// A transport's side of admission: what [`Admit::admit`] needs to look at and do.
+/// Both adapters implement it, so both carry out a verdict the same way.
+pub trait Admit {
+    /// Our node id.
+    fn local_id(&self) -> NodeId;
+    /// The replay log.
+    fn offer_log(&mut self) -> &mut OfferLog;
+    /// Our connection with `node`, if any.
+    fn connection_with(&self, node: NodeId) -> Option<Existing>;
+    /// Connections opening now, and the most allowed.
+    fn opening(&self) -> (usize, usize);
+    /// Forgets `conn` without an event (our dial that lost glare).
+    fn forget_dial(&mut self, conn: ConnId);
+    /// Closes `conn` and reports it `Disconnected`.
+    fn fail_conn(&mut self, conn: ConnId);
+    /// Records why an offer was refused (for `recent_errors`).
+    fn offer_refused(&mut self, why: String);
+
+    /// Decides about an offer and carries out the verdict: `None` to ignore it;
+    /// `Some(reuse)` to answer it, under `reuse` (our dial's id) if set, else a new id.
+    fn admit(&mut self, from: NodeId, session: u64) -> Option<Option<ConnId>> {
+        let (me, existing) = (self.local_id(), self.connection_with(from));
+        let (pending, max) = self.opening();
+        match admit_offer(self.offer_log(), me, from, session, existing, pending, max) {
+            OfferVerdict::Replay | OfferVerdict::KeepOurDial => None,
+            OfferVerdict::TooManyPending => {
+                self.offer_refused(format!(
+                    "offer from {} refused: too many pending",
+                    from.short()
+                ));
+                None
+            }
+            OfferVerdict::AnswerInPlaceOf(conn) => {
+                self.forget_dial(conn);
+                Some(Some(conn))
+            }
+            OfferVerdict::Replace(conn) => {
+                self.fail_conn(conn);
+                Some(None)
+            }
+            OfferVerdict::Answer => Some(None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use quorate_mesh_proto::mesh::{ConnId, NodeId, NodeKey};
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc};
 
-use super::admission::{Existing, OfferLog, OfferVerdict, admit_offer};
+use super::admission::{Admit, Existing, OfferLog};
 use super::framing::{Reassembler, fragment};
 use super::ice::IceServerKind;
 use super::signaling::{SignalBody, SignalMessage};
@@ -573,40 +573,9 @@ impl<E: Engine> IoLoop<E> {
     }
 
     fn on_offer(&mut self, now: Instant, from: NodeId, session: u64, sdp: &str) {
-        let existing = self.by_node.get(&from).map(|&conn| Existing {
-            conn,
-            our_dial_pending: self.peers.get(&conn).is_some_and(|p| p.outbound && !p.open),
-        });
-        let pending = self.pending();
-        let max = self.cfg.max_pending;
-        let verdict = admit_offer(
-            &mut self.offers,
-            self.me,
-            from,
-            session,
-            existing,
-            pending,
-            max,
-        );
         // The conn id to use, if it is one we dialed.
-        let reuse = match verdict {
-            OfferVerdict::Replay | OfferVerdict::KeepOurDial => return,
-            OfferVerdict::TooManyPending => {
-                self.error(format!(
-                    "offer from {} refused: too many pending",
-                    from.short()
-                ));
-                return;
-            }
-            OfferVerdict::AnswerInPlaceOf(conn) => {
-                self.remove(conn);
-                Some(conn)
-            }
-            OfferVerdict::Replace(conn) => {
-                self.fail(conn);
-                None
-            }
-            OfferVerdict::Answer => None,
+        let Some(reuse) = self.admit(from, session) else {
+            return;
         };
         match E::answer(&self.cfg, self.local, &self.reflexive, now, sdp) {
             Ok((engine, answer)) => {
@@ -816,6 +785,35 @@ impl<E: Engine> IoLoop<E> {
             return false;
         }
         wrote
+    }
+}
+
+impl<E: Engine> Admit for IoLoop<E> {
+    fn local_id(&self) -> NodeId {
+        self.me
+    }
+    fn offer_log(&mut self) -> &mut OfferLog {
+        &mut self.offers
+    }
+    fn connection_with(&self, node: NodeId) -> Option<Existing> {
+        let conn = *self.by_node.get(&node)?;
+        let our_dial_pending = self.peers.get(&conn).is_some_and(|p| p.outbound && !p.open);
+        Some(Existing {
+            conn,
+            our_dial_pending,
+        })
+    }
+    fn opening(&self) -> (usize, usize) {
+        (self.pending(), self.cfg.max_pending)
+    }
+    fn forget_dial(&mut self, conn: ConnId) {
+        self.remove(conn);
+    }
+    fn fail_conn(&mut self, conn: ConnId) {
+        self.fail(conn);
+    }
+    fn offer_refused(&mut self, why: String) {
+        self.error(why);
     }
 }
 

@@ -42,7 +42,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use quorate_mesh_proto::mesh::{ConnId, MAX_FRAME_SIZE, NodeId, NodeKey};
-use quorate_mesh_transport::webrtc::admission::{Existing, OfferLog, OfferVerdict, admit_offer};
+use quorate_mesh_transport::webrtc::admission::{Admit, Existing, OfferLog};
 use quorate_mesh_transport::webrtc::signaling::{
     SignalBody, SignalError, SignalMessage, SignedSignal,
 };
@@ -263,40 +263,9 @@ impl BrowserTransport {
     }
 
     fn on_offer(&mut self, from: NodeId, session: u64, sdp: String) {
-        let existing = self.by_node.get(&from).map(|&conn| Existing {
-            conn,
-            our_dial_pending: self.conns.get(&conn).is_some_and(|c| c.outbound && !c.open),
-        });
-        let pending = self.pending();
-        let max = self.cfg.max_pending;
-        let verdict = admit_offer(
-            &mut self.offers,
-            self.me,
-            from,
-            session,
-            existing,
-            pending,
-            max,
-        );
         // The conn id to use, if it is one we dialed.
-        let reuse = match verdict {
-            OfferVerdict::Replay | OfferVerdict::KeepOurDial => return,
-            OfferVerdict::TooManyPending => {
-                self.error(format!(
-                    "offer from {} refused: too many pending",
-                    from.short()
-                ));
-                return;
-            }
-            OfferVerdict::AnswerInPlaceOf(conn) => {
-                self.remove(conn);
-                Some(conn)
-            }
-            OfferVerdict::Replace(conn) => {
-                self.fail(conn);
-                None
-            }
-            OfferVerdict::Answer => None,
+        let Some(reuse) = self.admit(from, session) else {
+            return;
         };
         let pc = match self.new_pc() {
             Ok(pc) => pc,
@@ -424,6 +393,35 @@ impl BrowserTransport {
                 self.fail(conn);
             }
         }
+    }
+}
+
+impl Admit for BrowserTransport {
+    fn local_id(&self) -> NodeId {
+        self.me
+    }
+    fn offer_log(&mut self) -> &mut OfferLog {
+        &mut self.offers
+    }
+    fn connection_with(&self, node: NodeId) -> Option<Existing> {
+        let conn = *self.by_node.get(&node)?;
+        let our_dial_pending = self.conns.get(&conn).is_some_and(|c| c.outbound && !c.open);
+        Some(Existing {
+            conn,
+            our_dial_pending,
+        })
+    }
+    fn opening(&self) -> (usize, usize) {
+        (self.pending(), self.cfg.max_pending)
+    }
+    fn forget_dial(&mut self, conn: ConnId) {
+        self.remove(conn);
+    }
+    fn fail_conn(&mut self, conn: ConnId) {
+        self.fail(conn);
+    }
+    fn offer_refused(&mut self, why: String) {
+        self.error(why);
     }
 }
 
