@@ -8,11 +8,16 @@
 //!
 //! # Modules (wasm32 only)
 //! - `WebNode` (`node`): the mesh machine in a tab — a `Driver` over the browser WebRTC
-//!   transport and a memory block store, pumped by the page's event loop (a microtask
-//!   whenever the browser reports something, a timer for the machine). Its JS API: create,
-//!   dial, carry signals (`takeSignals`/`handleSignal`, or the native node's copy-paste
-//!   blobs), `putText`/`putBytes`, `get` (a promise), and the `RTCPeerConnection` of a
-//!   peer for `getStats()`. See `web/www/app.js` and `web/e2e/rtc.mjs` for use.
+//!   transport and a block store (`WebNode.open`: IndexedDB, written behind after each
+//!   step; `WebNode.create`: memory only), pumped by the page's event loop (a microtask
+//!   whenever the browser reports something, a timer for the machine). It speaks the
+//!   rendezvous server's WebSocket protocol (`joinRendezvous`), routes signals as native
+//!   nodes do (copy-paste, else the server for room members, else the page or the mesh)
+//!   and dials the peers it learns. Its JS API: open/create, join a room, dial, carry
+//!   signals (`takeSignals`/`handleSignal`, or the native node's copy-paste blobs),
+//!   `putText`/`putBytes`, `get` (a promise), `flush`, `info`, and the
+//!   `RTCPeerConnection` of a peer for `getStats()`. See `web/www/app.js` and
+//!   `web/e2e/mesh.mjs` for use.
 //! - `rtc`: `BrowserTransport`, the mesh `Transport` over `RTCPeerConnection` and one
 //!   `RTCDataChannel` per peer, speaking the native adapters' signaling and framing
 //!   (`quorate_mesh_transport::webrtc`), so tabs and native nodes connect either way.

@@ -11,20 +11,40 @@
 //! carries them) and [`WebNode::handle_signal`] takes them. Peers learned from a mesh
 //! peer list are dialed with signals relayed through the mesh, like native nodes do; and
 //! `dialManual`/`acceptBlob`/`takeBlob` speak the native node's copy-paste blobs.
+//!
+//! With `joinRendezvous(url, room)` the node also speaks the rendezvous server's
+//! WebSocket protocol (`rendezvous`): it dials the members it finds when it joins
+//! (members wait for joiners, as native nodes do), and routes each signal as the native
+//! node does: copy-paste if connected by hand, else the server if the peer is in the
+//! room, else the page if it carries that peer's signals, else the mesh. If the server
+//! goes away the mesh carries signals and the client retries with backoff (1 s doubling
+//! to 30 s).
+//!
+//! # Persistence
+//! `WebNode.open(secret, dbName)` keeps blocks in an [`IdbStore`](crate::idb::IdbStore)
+//! (database `quorate-node-<id>` unless named): blocks stored by a step (fetched, or put
+//! by the page) are written behind in one transaction once the step ends, one batch at a
+//! time; `flush()` resolves when everything stored is durable. `WebNode.create` keeps
+//! blocks in memory only. The secret is the page's to keep (see `web/www/app.js`).
 
+mod rendezvous;
 mod state;
+mod store;
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Promise, Uint8Array};
+use quorate_mesh_blockstore::{MemoryStore, StoreConfig};
 use quorate_mesh_proto::mesh::{NodeId, NodeKey};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsError, JsValue};
 
 use crate::browser;
+use crate::idb::IdbStore;
 use state::State;
+use store::NodeStore;
 
 /// Schedules pumps: at most one microtask queued, and one timer for the machine.
 #[derive(Debug, Default)]
@@ -78,47 +98,70 @@ fn parse_node(hex: &str) -> Result<NodeId, JsError> {
 
 #[wasm_bindgen]
 impl WebNode {
-    /// A node from a 32-byte secret, or a fresh random identity without one.
+    /// A node keeping its blocks in memory only, from a 32-byte secret, or a fresh
+    /// random identity without one.
     ///
     /// # Errors
     /// A secret of another length, or no `crypto.getRandomValues`.
     pub fn create(secret: Option<Vec<u8>>) -> Result<WebNode, JsError> {
-        let secret = match secret {
-            Some(s) => <[u8; 32]>::try_from(s.as_slice())
-                .map_err(|_| JsError::new("the secret must be 32 bytes"))?,
-            None => random32()?,
-        };
-        let key = NodeKey::from_secret(secret);
-        let state = Rc::new(RefCell::new(State::new(key, random32()?, random32()?)));
-        let sched = Rc::new(Sched::default());
-        let weak: Weak<RefCell<State>> = Rc::downgrade(&state);
-        let s = Rc::clone(&sched);
-        let pump = Closure::<dyn FnMut()>::new(move || {
-            s.queued.set(false);
-            let Some(state) = weak.upgrade() else {
-                return;
-            };
-            let Ok(mut st) = state.try_borrow_mut() else {
-                s.wake(); // cannot happen (single-threaded, no re-entry); try again
-                return;
-            };
-            st.step();
-            s.arm(st.timer_delay_ms());
-            st.notify();
-        });
-        if let Ok(mut slot) = sched.pump.try_borrow_mut() {
-            *slot = Some(pump.as_ref().unchecked_ref::<Function>().clone());
-        }
-        let s = Rc::clone(&sched);
-        if let Ok(st) = state.try_borrow() {
-            st.set_wake(Rc::new(move || s.wake()));
-        }
-        sched.arm(Some(0));
-        Ok(WebNode {
-            state,
-            sched,
-            _pump: pump,
-        })
+        let key = key_from(secret)?;
+        WebNode::build(
+            key,
+            NodeStore::Memory(MemoryStore::new(StoreConfig::default())),
+        )
+    }
+
+    /// A node keeping its blocks in IndexedDB (a promise): database `dbName`, or
+    /// `quorate-node-<node id>` without one. The blocks stored there before are loaded
+    /// (and re-hashed) first; corrupt records are dropped.
+    ///
+    /// # Errors
+    /// A secret of another length, no `crypto.getRandomValues`, or a database that cannot
+    /// be opened (no IndexedDB, blocked, quota).
+    pub async fn open(
+        secret: Option<Vec<u8>>,
+        db_name: Option<String>,
+    ) -> Result<WebNode, JsError> {
+        let key = key_from(secret)?;
+        let name = db_name.unwrap_or_else(|| format!("quorate-node-{}", key.id()));
+        let store = IdbStore::open(&name, StoreConfig::default())
+            .await
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        WebNode::build(key, NodeStore::Idb(Box::new(store)))
+    }
+
+    /// Node state for the page, as JSON: `{node, peers, rendezvous: {state, url, room,
+    /// members, joins, error}, blocks, pendingWrites, flushing, committedWrites,
+    /// flushError, persistent, firstPeerMs}` (`firstPeerMs`: `performance.now()` when the
+    /// first peer came up).
+    #[must_use]
+    pub fn info(&self) -> String {
+        self.state
+            .try_borrow()
+            .map(|s| s.info_json())
+            .unwrap_or_default()
+    }
+
+    /// Joins `room` on the rendezvous server at `url` (`ws://host:port`), and stays
+    /// joined: reconnects with backoff whenever the server goes away.
+    ///
+    /// # Errors
+    /// A bad room name or a URL the browser refuses.
+    #[wasm_bindgen(js_name = joinRendezvous)]
+    pub fn join_rendezvous(&self, url: &str, room: &str) -> Result<(), JsError> {
+        self.with(|s| s.join_rendezvous(url, room))?
+    }
+
+    /// Leaves the rendezvous server (no reconnection).
+    #[wasm_bindgen(js_name = leaveRendezvous)]
+    pub fn leave_rendezvous(&self) -> Result<(), JsError> {
+        self.with(State::leave_rendezvous)
+    }
+
+    /// A promise resolved once every stored block is durable in IndexedDB (at once for a
+    /// memory node); rejected with the reason if a flush fails.
+    pub fn flush(&self) -> Result<Promise, JsError> {
+        self.with(State::flush)?
     }
 
     /// This node's id, as hex.
@@ -258,6 +301,44 @@ impl WebNode {
 }
 
 impl WebNode {
+    fn build(key: NodeKey, store: NodeStore) -> Result<WebNode, JsError> {
+        let state = Rc::new(RefCell::new(State::new(
+            key,
+            store,
+            random32()?,
+            random32()?,
+        )));
+        let sched = Rc::new(Sched::default());
+        let weak: Weak<RefCell<State>> = Rc::downgrade(&state);
+        let s = Rc::clone(&sched);
+        let pump = Closure::<dyn FnMut()>::new(move || {
+            s.queued.set(false);
+            let Some(state) = weak.upgrade() else {
+                return;
+            };
+            let Ok(mut st) = state.try_borrow_mut() else {
+                s.wake(); // cannot happen (single-threaded, no re-entry); try again
+                return;
+            };
+            st.step();
+            s.arm(st.timer_delay_ms());
+            st.notify();
+        });
+        if let Ok(mut slot) = sched.pump.try_borrow_mut() {
+            *slot = Some(pump.as_ref().unchecked_ref::<Function>().clone());
+        }
+        let s = Rc::clone(&sched);
+        if let Ok(st) = state.try_borrow() {
+            st.set_wake(Rc::new(move || s.wake()));
+        }
+        sched.arm(Some(0));
+        Ok(WebNode {
+            state,
+            sched,
+            _pump: pump,
+        })
+    }
+
     /// Runs `f` on the state, then pumps and re-arms the timer.
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, JsError> {
         let mut st = self.state.try_borrow_mut().map_err(|_| busy())?;
@@ -273,6 +354,15 @@ impl Drop for WebNode {
     fn drop(&mut self) {
         self.sched.arm(None);
     }
+}
+
+fn key_from(secret: Option<Vec<u8>>) -> Result<NodeKey, JsError> {
+    let secret = match secret {
+        Some(s) => <[u8; 32]>::try_from(s.as_slice())
+            .map_err(|_| JsError::new("the secret must be 32 bytes"))?,
+        None => random32()?,
+    };
+    Ok(NodeKey::from_secret(secret))
 }
 
 fn random32() -> Result<[u8; 32], JsError> {

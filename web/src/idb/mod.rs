@@ -10,7 +10,10 @@
 //!
 //! [`IdbStore::flush`] writes the whole queue in **one** `readwrite` transaction (a
 //! batch), with `durability: "strict"` by default ([`Durability`]). IndexedDB
-//! transactions are atomic: a failed flush writes nothing and keeps the queue.
+//! transactions are atomic: a failed flush writes nothing and keeps the queue. A store
+//! shared through a `RefCell` flushes in two halves instead, so no borrow is held across
+//! an `await`: [`IdbStore::start_flush`] issues the batch, [`FlushBatch::wait`] awaits
+//! it, [`IdbStore::requeue`] takes a failed batch back.
 //!
 //! [`IdbStore::open`] reads every record back, re-hashes each block against its key
 //! ([`Block::from_untrusted`]), skips and deletes records that fail (reported in
@@ -117,6 +120,63 @@ impl Drop for Connection {
     fn drop(&mut self) {
         self.0.close();
     }
+}
+
+/// A batch written by [`IdbStore::start_flush`], committing in the background.
+#[derive(Debug)]
+pub struct FlushBatch {
+    name: String,
+    tx: IdbTransaction,
+    done: EventWait,
+    pending: BTreeMap<Cid, Pending>,
+    stale_keys: Vec<JsValue>,
+}
+
+impl FlushBatch {
+    /// Operations in the batch.
+    #[must_use]
+    pub fn ops(&self) -> usize {
+        self.pending.len().saturating_add(self.stale_keys.len())
+    }
+
+    /// Waits for the transaction to commit; the number of operations written.
+    ///
+    /// # Errors
+    /// A [`FailedFlush`] (nothing of the batch was written) to give to
+    /// [`IdbStore::requeue`].
+    pub async fn wait(self) -> Result<usize, FailedFlush> {
+        let ops = self.ops();
+        let FlushBatch {
+            name,
+            tx,
+            done,
+            pending,
+            stale_keys,
+        } = self;
+        let error = match done.next().await {
+            Ok(kind) if kind == "complete" => return Ok(ops),
+            Ok(_) => IdbError::Flush {
+                name,
+                ops,
+                reason: dom_error(tx.error(), "the transaction aborted"),
+            },
+            Err(e) => e,
+        };
+        Err(FailedFlush {
+            error,
+            pending,
+            stale_keys,
+        })
+    }
+}
+
+/// A batch that did not commit: its error, and its changes for [`IdbStore::requeue`].
+#[derive(Debug)]
+pub struct FailedFlush {
+    /// Why it failed.
+    pub error: IdbError,
+    pending: BTreeMap<Cid, Pending>,
+    stale_keys: Vec<JsValue>,
 }
 
 /// A database opened and its records read, not yet checked: [`StoredRecords::into_store`]
@@ -289,9 +349,31 @@ impl IdbStore {
     /// # Errors
     /// [`IdbError::Flush`]: nothing of the batch was written and the queue is kept.
     pub async fn flush(&mut self) -> Result<usize, IdbError> {
+        let Some(batch) = self.start_flush()? else {
+            return Ok(0);
+        };
+        match batch.wait().await {
+            Ok(ops) => Ok(ops),
+            Err(failed) => Err(self.requeue(failed)),
+        }
+    }
+
+    /// The first half of [`IdbStore::flush`], for callers that cannot hold `&mut self`
+    /// across an `await` (a store inside a `RefCell` that other callbacks use): issues
+    /// every queued change in one `readwrite` transaction and empties the queue; await
+    /// [`FlushBatch::wait`] without borrowing the store, and give a failed batch back to
+    /// [`IdbStore::requeue`]. `None` if nothing was queued.
+    ///
+    /// Changes made while a batch is in flight queue as usual (a later transaction, which
+    /// IndexedDB commits after this one). Keep at most one batch in flight: a failed batch
+    /// requeued after a later one committed could bring back older values.
+    ///
+    /// # Errors
+    /// [`IdbError::Flush`] if the transaction cannot be started; the queue is kept.
+    pub fn start_flush(&mut self) -> Result<Option<FlushBatch>, IdbError> {
         let ops = self.pending_ops();
         if ops == 0 {
-            return Ok(0);
+            return Ok(None);
         }
         let flush_err = |reason: String| IdbError::Flush {
             name: self.name.clone(),
@@ -305,12 +387,28 @@ impl IdbStore {
             let _ = tx.abort();
             return Err(flush_err(describe(&e)));
         }
-        if done.next().await? != "complete" {
-            return Err(flush_err(dom_error(tx.error(), "the transaction aborted")));
+        Ok(Some(FlushBatch {
+            name: self.name.clone(),
+            tx,
+            done,
+            pending: std::mem::take(&mut self.pending),
+            stale_keys: std::mem::take(&mut self.stale_keys),
+        }))
+    }
+
+    /// Puts the changes of a failed batch back in the queue (under any newer change made
+    /// meanwhile) and returns its error.
+    pub fn requeue(&mut self, failed: FailedFlush) -> IdbError {
+        let FailedFlush {
+            error,
+            pending,
+            stale_keys,
+        } = failed;
+        for (cid, op) in pending {
+            self.pending.entry(cid).or_insert(op);
         }
-        self.pending.clear();
-        self.stale_keys.clear();
-        Ok(ops)
+        self.stale_keys.extend(stale_keys);
+        error
     }
 
     /// Issues one request per queued change.

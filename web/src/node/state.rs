@@ -6,15 +6,17 @@ use std::rc::Rc;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use js_sys::{Array, Function, Object, Promise, Reflect};
-use quorate_mesh_blockstore::{BlockStore, MemoryStore, PutOptions, StoreConfig};
+use quorate_mesh_blockstore::{BlockStore, PutOptions};
 use quorate_mesh_proto::mesh::{self, Event, Input, Mesh, NodeId, NodeKey};
-use quorate_mesh_proto::{Block, Cid, PinClass};
+use quorate_mesh_proto::{Block, Cid, Duration, Instant, PinClass};
 use quorate_mesh_transport::webrtc::envelope::NodeSignal;
 use quorate_mesh_transport::webrtc::signaling::SignedSignal;
 use quorate_mesh_transport::{Driver, DriverEvent};
 use wasm_bindgen::{JsError, JsValue};
 use web_sys::RtcPeerConnection;
 
+use super::rendezvous::{self, Inbox, Note, Rendezvous};
+use super::store::NodeStore;
 use super::to_js_bytes;
 use crate::browser;
 use crate::rtc::{BrowserTransport, Config, OutgoingSignal};
@@ -25,18 +27,46 @@ const MAX_PEERS: usize = 8;
 const MAX_BLOB_PARTS: usize = 16;
 /// Rounds of pump-and-route per step.
 const ROUNDS: usize = 64;
+/// Wait after a failed flush before trying again.
+const FLUSH_RETRY: Duration = Duration::from_secs(5);
 
 /// Callbacks of a pending `get`.
 struct Waiter {
     resolve: Function,
 }
 
+/// How a signal reached us (or how we dialed), which decides how ours go back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carrier {
+    /// The page carries them (`takeSignals`/`handleSignal`).
+    Page,
+    /// The rendezvous server.
+    Rendezvous,
+    /// The mesh (relayed by peers, sender authenticated).
+    Mesh,
+}
+
+/// The write-behind of an IndexedDB store.
+#[derive(Default)]
+struct Flusher {
+    /// A batch is committing.
+    in_flight: bool,
+    /// No new batch before this (after a failure).
+    retry_at: Option<Instant>,
+    /// Operations committed so far.
+    committed: u64,
+    last_error: Option<String>,
+    /// `flush()` promises waiting for an empty queue: (resolve, reject).
+    waiters: Vec<(Function, Function)>,
+}
+
 pub(super) struct State {
-    driver: Driver<BrowserTransport, MemoryStore>,
+    driver: Driver<BrowserTransport, NodeStore>,
     /// Signals for the page to carry: (to, node-envelope payload).
     out: VecDeque<(NodeId, Vec<u8>)>,
-    /// Nodes whose signals travel through the mesh (learned from a peer list).
-    via_mesh: BTreeSet<NodeId>,
+    /// Nodes whose signals the page carries (dialed with `dial`, or heard from through
+    /// `handleSignal`); others go through the rendezvous server or the mesh.
+    page: BTreeSet<NodeId>,
     /// Nodes connected by copy-paste, and their raw signals waiting for `takeBlob`.
     manual: BTreeSet<NodeId>,
     manual_out: BTreeMap<NodeId, Vec<Vec<u8>>>,
@@ -44,6 +74,11 @@ pub(super) struct State {
     gets: BTreeMap<Cid, Vec<Waiter>>,
     pub(super) on_signals: Option<Function>,
     notified: bool,
+    inbox: Rc<Inbox>,
+    rendezvous: Rendezvous,
+    flusher: Flusher,
+    /// `performance.now()` of the first peer up, in ms.
+    first_peer_ms: Option<f64>,
 }
 
 impl std::fmt::Debug for State {
@@ -57,20 +92,30 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    pub(super) fn new(key: NodeKey, mesh_seed: [u8; 32], rtc_seed: [u8; 32]) -> State {
+    pub(super) fn new(
+        key: NodeKey,
+        store: NodeStore,
+        mesh_seed: [u8; 32],
+        rtc_seed: [u8; 32],
+    ) -> State {
+        let me = key.id();
         let transport = BrowserTransport::new(key.clone(), Config::default(), rtc_seed);
         let mesh = Mesh::new(mesh::Config::new(key, mesh_seed), browser::now());
-        let store = MemoryStore::new(StoreConfig::default());
+        let inbox = Rc::new(Inbox::default());
         State {
             driver: Driver::new(mesh, transport, store),
             out: VecDeque::new(),
-            via_mesh: BTreeSet::new(),
+            page: BTreeSet::new(),
             manual: BTreeSet::new(),
             manual_out: BTreeMap::new(),
             dialing: BTreeSet::new(),
             gets: BTreeMap::new(),
             on_signals: None,
             notified: false,
+            rendezvous: Rendezvous::new(Rc::clone(&inbox), me),
+            inbox,
+            flusher: Flusher::default(),
+            first_peer_ms: None,
         }
     }
 
@@ -79,13 +124,20 @@ impl State {
     }
 
     pub(super) fn set_wake(&self, wake: Rc<dyn Fn()>) {
+        self.inbox.set_wake(Rc::clone(&wake));
         self.driver.transport().set_wake(wake);
     }
 
-    /// Pumps the driver and acts on everything it produced, until quiet.
+    /// Pumps the driver and acts on everything it produced, until quiet; then starts
+    /// writing stored blocks to IndexedDB if any wait.
     pub(super) fn step(&mut self) {
         for _ in 0..ROUNDS {
-            let mut work = self.driver.pump(browser::now());
+            let mut work = 0;
+            while let Some(note) = self.inbox.pop() {
+                self.on_note(note);
+                work += 1;
+            }
+            work += self.driver.pump(browser::now());
             while let Some(event) = self.driver.poll_event() {
                 self.on_event(event);
                 work += 1;
@@ -98,6 +150,155 @@ impl State {
                 break;
             }
         }
+        self.maybe_flush();
+    }
+
+    fn on_note(&mut self, note: Note) {
+        match note {
+            Note::Rdv { generation, raw } => {
+                for event in self.rendezvous.on_raw(generation, raw) {
+                    self.on_rendezvous(event);
+                }
+            }
+            Note::Flushed(result) => {
+                self.flusher.in_flight = false;
+                match result {
+                    Ok(ops) => {
+                        self.flusher.committed += ops as u64;
+                        self.flusher.last_error = None;
+                    }
+                    Err(failed) => {
+                        let error = match self.driver.store_mut().idb_mut() {
+                            Some(store) => store.requeue(failed).to_string(),
+                            None => failed.error.to_string(),
+                        };
+                        self.flusher.retry_at = Some(browser::now() + FLUSH_RETRY);
+                        for (_, reject) in self.flusher.waiters.drain(..) {
+                            let _ = reject.call1(&JsValue::UNDEFINED, &error.as_str().into());
+                        }
+                        self.flusher.last_error = Some(error);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_rendezvous(&mut self, event: rendezvous::Event) {
+        match event {
+            // Joiners dial the members (as native nodes do); members wait for them.
+            rendezvous::Event::Peers(nodes) => {
+                for node in nodes {
+                    self.maybe_dial(node, Carrier::Rendezvous);
+                }
+            }
+            rendezvous::Event::Joined(_) | rendezvous::Event::Left(_) => {}
+            rendezvous::Event::Signal { from, payload } => {
+                // A refused signal is dropped: the server is not trusted with anything.
+                let _ = self.on_node_signal(from, &payload, Carrier::Rendezvous);
+            }
+        }
+    }
+
+    /// Starts a flush batch if writes wait and none is committing; resolves `flush()`
+    /// promises once nothing waits.
+    fn maybe_flush(&mut self) {
+        if self.flusher.in_flight {
+            return;
+        }
+        let now = browser::now();
+        if self.flusher.retry_at.is_some_and(|t| t > now) {
+            return;
+        }
+        let Some(store) = self.driver.store_mut().idb_mut() else {
+            for (resolve, _) in self.flusher.waiters.drain(..) {
+                let _ = resolve.call0(&JsValue::UNDEFINED);
+            }
+            return;
+        };
+        match store.start_flush() {
+            Ok(Some(batch)) => {
+                self.flusher.in_flight = true;
+                let inbox = Rc::clone(&self.inbox);
+                wasm_bindgen_futures::spawn_local(async move {
+                    inbox.push(Note::Flushed(batch.wait().await));
+                });
+            }
+            Ok(None) => {
+                for (resolve, _) in self.flusher.waiters.drain(..) {
+                    let _ = resolve.call0(&JsValue::UNDEFINED);
+                }
+            }
+            Err(e) => {
+                self.flusher.retry_at = Some(now + FLUSH_RETRY);
+                self.flusher.last_error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// A promise resolved once every stored change is in IndexedDB (at once for a
+    /// memory store), rejected if a flush fails.
+    pub(super) fn flush(&mut self) -> Result<Promise, JsError> {
+        let mut slot = None;
+        let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
+        let waiter = slot.ok_or_else(|| JsError::new("the Promise executor did not run"))?;
+        self.flusher.retry_at = None;
+        self.flusher.waiters.push(waiter);
+        Ok(promise)
+    }
+
+    pub(super) fn join_rendezvous(&mut self, url: &str, room: &str) -> Result<(), JsError> {
+        self.rendezvous
+            .start(url, room)
+            .map_err(|e| JsError::new(&format!("rendezvous: {e}")))
+    }
+
+    pub(super) fn leave_rendezvous(&mut self) {
+        self.rendezvous.stop();
+    }
+
+    /// The node's state for the page, as JSON.
+    pub(super) fn info_json(&self) -> String {
+        let o = Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&o, &k.into(), &v);
+        };
+        set("node", self.id().to_string().into());
+        set("peers", JsValue::from(self.driver.mesh().peers().len()));
+        set("rendezvous", self.rendezvous.status());
+        let stats = self.driver.store().stats();
+        set("blocks", JsValue::from(stats.blocks));
+        set(
+            "pendingWrites",
+            JsValue::from(self.driver.store().pending_ops()),
+        );
+        set("flushing", JsValue::from(self.flusher.in_flight));
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "a count of operations shown to the page"
+        )]
+        set(
+            "committedWrites",
+            JsValue::from(self.flusher.committed as f64),
+        );
+        set(
+            "flushError",
+            self.flusher
+                .last_error
+                .as_deref()
+                .map_or(JsValue::NULL, JsValue::from),
+        );
+        set(
+            "persistent",
+            JsValue::from(matches!(self.driver.store(), NodeStore::Idb(_))),
+        );
+        set(
+            "firstPeerMs",
+            self.first_peer_ms.map_or(JsValue::NULL, JsValue::from),
+        );
+        js_sys::JSON::stringify(&o)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default()
     }
 
     /// Milliseconds until the machine's next timer (at least 0, at most a minute).
@@ -126,6 +327,14 @@ impl State {
         match event {
             DriverEvent::Mesh(Event::PeerUp { node, .. }) => {
                 self.dialing.remove(&node);
+                if self.first_peer_ms.is_none() {
+                    #[allow(
+                        clippy::cast_precision_loss,
+                        reason = "milliseconds since page load fit an f64 exactly"
+                    )]
+                    let ms = browser::now().as_micros() as f64 / 1000.0;
+                    self.first_peer_ms = Some(ms);
+                }
                 // Tell it whom we know, so it can reach them through us.
                 let others: Vec<NodeId> = self
                     .driver
@@ -147,7 +356,7 @@ impl State {
             }
             DriverEvent::Mesh(Event::Signal { from, payload }) => {
                 // A bad relayed signal is dropped (the mesh scores relays itself).
-                let _ = self.on_node_signal(from, &payload, true);
+                let _ = self.on_node_signal(from, &payload, Carrier::Mesh);
             }
             DriverEvent::DialFailed { node, .. } => {
                 self.dialing.remove(&node);
@@ -156,24 +365,31 @@ impl State {
         }
     }
 
-    /// A node-envelope payload from `from`; `mesh` if the mesh carried (and
-    /// authenticated) it.
-    fn on_node_signal(&mut self, from: NodeId, payload: &[u8], mesh: bool) -> Result<(), String> {
+    /// A node-envelope payload from `from`, by `carrier`.
+    fn on_node_signal(
+        &mut self,
+        from: NodeId,
+        payload: &[u8],
+        carrier: Carrier,
+    ) -> Result<(), String> {
         match NodeSignal::decode(payload).map_err(|e| e.to_string())? {
             NodeSignal::WebRtc(body) => {
-                if mesh {
-                    self.via_mesh.insert(from);
-                } else {
-                    self.via_mesh.remove(&from);
-                }
                 self.driver
                     .transport_mut()
                     .handle_signal(from, &body)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string())?;
+                // Answer the way it came (after the checks: a forged signal changes nothing).
+                if carrier == Carrier::Page {
+                    self.page.insert(from);
+                } else {
+                    self.page.remove(&from);
+                }
+                Ok(())
             }
-            NodeSignal::Peers(nodes) if mesh => {
+            // Only the mesh authenticates the sender of a peer list.
+            NodeSignal::Peers(nodes) if carrier == Carrier::Mesh => {
                 for node in nodes {
-                    self.maybe_dial(node);
+                    self.maybe_dial(node, Carrier::Mesh);
                 }
                 Ok(())
             }
@@ -181,7 +397,9 @@ impl State {
         }
     }
 
-    fn maybe_dial(&mut self, node: NodeId) {
+    /// Dials `node` (learned from a peer list or the rendezvous room) unless it is us,
+    /// connected, being dialed, or we have enough peers.
+    fn maybe_dial(&mut self, node: NodeId, carrier: Carrier) {
         if node == self.id()
             || self.driver.mesh().conn_of(&node).is_some()
             || self.dialing.contains(&node)
@@ -189,12 +407,18 @@ impl State {
         {
             return;
         }
-        self.via_mesh.insert(node);
+        if carrier != Carrier::Page {
+            self.page.remove(&node);
+            self.manual.remove(&node);
+        }
         if self.driver.connect(node).is_ok() {
             self.dialing.insert(node);
         }
     }
 
+    /// Sends a signal the transport produced, as the native node does: copy-paste if the
+    /// peer is connected by hand, else the rendezvous server if the peer is in our room,
+    /// else the page if it carries this peer's signals, else the mesh.
     fn route(&mut self, signal: OutgoingSignal) {
         let OutgoingSignal { to, payload } = signal;
         if self.manual.contains(&to) {
@@ -202,10 +426,13 @@ impl State {
             return;
         }
         let wrapped = NodeSignal::WebRtc(payload).encode();
-        if self.via_mesh.contains(&to) {
-            self.send_mesh_signal(to, wrapped);
-        } else {
+        if self.rendezvous.send_signal(to, &wrapped) {
+            return;
+        }
+        if self.page.contains(&to) {
             self.out.push_back((to, wrapped));
+        } else {
+            self.send_mesh_signal(to, wrapped);
         }
     }
 
@@ -216,11 +443,12 @@ impl State {
     }
 
     pub(super) fn dial(&mut self, node: NodeId, manual: bool) -> Result<(), JsError> {
-        self.via_mesh.remove(&node);
         if manual {
             self.manual.insert(node);
+            self.page.remove(&node);
         } else {
             self.manual.remove(&node);
+            self.page.insert(node);
         }
         self.driver
             .connect(node)
@@ -246,7 +474,7 @@ impl State {
             .decode(payload)
             .map_err(|e| JsError::new(&format!("payload is not base64: {e}")))?;
         self.manual.remove(&from);
-        self.on_node_signal(from, &bytes, false)
+        self.on_node_signal(from, &bytes, Carrier::Page)
             .map_err(|e| JsError::new(&format!("refused a signal: {e}")))
     }
 
@@ -266,7 +494,7 @@ impl State {
                 return Err(JsError::new(&format!("this signal is for node {to}")));
             }
             self.manual.insert(from);
-            self.via_mesh.remove(&from);
+            self.page.remove(&from);
             self.driver
                 .transport_mut()
                 .handle_signal(from, &bytes)
