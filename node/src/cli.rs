@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use quorate_node::runtime::Stack;
+use quorate_node::web::WebConfig;
 
 /// Quorate: peer-to-peer groups that govern themselves.
 ///
@@ -21,12 +22,14 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run a rendezvous (signaling) server where nodes meet and exchange WebRTC offers.
     ///
-    /// Prints `listening on ADDR` as its first line on stdout, then serves until SIGINT or
-    /// SIGTERM, when it closes every connection and exits 0.
+    /// Prints `listening on ADDR` (followed by `web URL` with --serve-web) as its first
+    /// line on stdout, then serves until SIGINT or SIGTERM, when it closes every connection
+    /// and exits 0.
     Rendezvous(RendezvousArgs),
     /// Run a node: join the mesh through a rendezvous server, serve and fetch blocks,
-    /// persist them to a data directory. Prints `node ID udp ADDR control PATH` as its
-    /// first line on stdout; stops cleanly on SIGINT or SIGTERM.
+    /// persist them to a data directory. Prints `node ID udp ADDR control PATH` (followed
+    /// by `web URL` with --serve-web) as its first line on stdout; stops cleanly on SIGINT
+    /// or SIGTERM.
     Node(NodeArgs),
     /// Store a file in a node's data directory and print its CID.
     Put(PutArgs),
@@ -62,6 +65,37 @@ pub(crate) struct RendezvousArgs {
     /// Messages a connection may send at once before the rate applies.
     #[arg(long, value_name = "N", default_value_t = 40)]
     pub(crate) burst: u32,
+    #[command(flatten)]
+    pub(crate) web: WebArgs,
+}
+
+/// `--serve-web` and `--web-dir`, for `quorate node` and `quorate rendezvous`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Browser page")]
+pub(crate) struct WebArgs {
+    /// Also serve the browser node over HTTP on this address, e.g. 127.0.0.1:8080 (port 0
+    /// picks a free one), then open http://ADDR/ in a browser: the page, its wasm, and
+    /// /config.json telling it the rendezvous server (and, from `quorate node`, the
+    /// node's id). Needs the wasm build: run `scripts/build-web` first. No TLS.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) serve_web: Option<SocketAddr>,
+    /// The web directory for --serve-web: its www/ (the page) and pkg/ (the wasm build
+    /// from scripts/build-web) are served; nothing else in it is.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "web",
+        requires = "serve_web"
+    )]
+    pub(crate) web_dir: PathBuf,
+}
+
+impl WebArgs {
+    /// The server's configuration, if asked to serve.
+    pub(crate) fn config(&self) -> Option<WebConfig> {
+        self.serve_web
+            .map(|addr| WebConfig::new(addr, self.web_dir.clone()))
+    }
 }
 
 /// `quorate node`.
@@ -95,6 +129,8 @@ pub(crate) struct NodeArgs {
     /// Cap on stored block bytes, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub(crate) store_mib: u64,
+    #[command(flatten)]
+    pub(crate) web: WebArgs,
 }
 
 /// `quorate put`.

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use quorate_mesh_proto::Cid;
 use quorate_node::runtime::control::{self, Reply, Request, Status};
-use quorate_node::runtime::{Node, NodeConfig, files};
+use quorate_node::runtime::{Node, NodeConfig, NodeError, files};
 
+use crate::Failure;
 use crate::cli::{GetArgs, NodeArgs, PutArgs, SignalArgs, SignalStep, StatusArgs};
 
-/// `quorate node`: runs until SIGINT or SIGTERM.
-pub(crate) async fn node(args: NodeArgs) -> Result<(), String> {
+/// `quorate node`: runs until SIGINT or SIGTERM. A web directory without the page or the
+/// wasm build is a usage error.
+pub(crate) async fn node(args: NodeArgs) -> Result<(), Failure> {
     let mut config = NodeConfig::new(args.data);
     config.rendezvous = args.rendezvous;
     config.room = args.room;
@@ -19,13 +21,21 @@ pub(crate) async fn node(args: NodeArgs) -> Result<(), String> {
     config.stack = args.stack;
     config.max_peers = args.max_peers;
     config.store_max_bytes = args.store_mib.saturating_mul(1024 * 1024);
-    let node = Node::start(config).await.map_err(|e| e.to_string())?;
+    config.web = args.web.config();
+    let node = Node::start(config).await.map_err(|e| match e {
+        NodeError::Web(e) if e.is_setup() => Failure::Usage(e.to_string()),
+        e => Failure::Failed(e.to_string()),
+    })?;
     let info = node.info().clone();
+    let web = info
+        .web
+        .map(|addr| format!(" web http://{addr}/"))
+        .unwrap_or_default();
     // The first line is for scripts and tests.
     let mut stdout = std::io::stdout().lock();
     if writeln!(
         stdout,
-        "node {} udp {} control {}",
+        "node {} udp {} control {}{web}",
         info.id,
         info.udp,
         info.control.display()
@@ -101,6 +111,9 @@ pub(crate) async fn status(args: StatusArgs) -> Result<(), String> {
 fn print_status(s: &Status) {
     println!("node       {}", s.node);
     println!("webrtc     {} on udp {}", s.stack, s.udp);
+    if let Some(web) = &s.web {
+        println!("web page   {web}");
+    }
     if let Some(r) = &s.rendezvous {
         let state = if r.connected {
             "connected"

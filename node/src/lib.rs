@@ -10,6 +10,9 @@
 //!   files through it.
 //! - [`rendezvous`]: the WebSocket rendezvous server where nodes meet in rooms and
 //!   exchange WebRTC signaling payloads, and the client the node uses to reach it.
+//! - [`web`]: a small static file server for the browser node (the page, its wasm and a
+//!   generated `/config.json` naming the rendezvous server and the serving node), run by
+//!   `quorate node --serve-web ADDR` or `quorate rendezvous --serve-web ADDR`.
 //!
 //! # Embedding a node
 //! ```no_run
@@ -28,21 +31,26 @@
 //! `quorate rendezvous --listen 127.0.0.1:7480`; `quorate node --rendezvous
 //! ws://127.0.0.1:7480 --data DIR`; `quorate put FILE --data DIR` (prints a CID);
 //! `quorate get CID --data DIR --out FILE`; `quorate status --data DIR`; `quorate signal
-//! offer|accept` to connect two nodes by copy-paste. `quorate --help` explains each.
+//! offer|accept` to connect two nodes by copy-paste; `--serve-web 127.0.0.1:8080` on
+//! `quorate node` or `quorate rendezvous` also serves the browser page (build it first
+//! with `scripts/build-web`; `--web-dir` if not run from the repository root). `quorate
+//! --help` explains each.
 //!
 //! # Sans-IO
 //! This crate is where IO lives: it has sockets, tasks and clocks, and the cores below it
 //! do not. Its own logic is limited to routing signals (which carrier reaches which
-//! node), whom to dial, and bookkeeping for the control socket.
+//! node), whom to dial, and bookkeeping for the control socket. The web server's request
+//! parser and path normaliser ([`web::request`]) are sans-IO like the cores.
 //!
 //! # Errors and panics
 //! Errors are typed and `#[non_exhaustive]`: [`runtime::NodeError`] (a corrupt key file,
 //! a locked or corrupt store, an address that cannot be bound, an unreachable rendezvous
 //! server — each message names the file or address), [`runtime::files::FileError`],
 //! [`runtime::control::ControlError`], [`rendezvous::BindError`],
-//! [`rendezvous::ClientError`]. Nothing a peer, a rendezvous server or a local control
-//! client sends can make this crate panic: the workspace lints deny `unwrap`, `expect`,
-//! indexing and `panic!` here, and tests feed garbage on every path.
+//! [`rendezvous::ClientError`], [`web::WebError`]. Nothing a peer, a rendezvous server,
+//! a local control client or a browser sends can make this crate panic: the workspace
+//! lints deny `unwrap`, `expect`, indexing and `panic!` here, and tests feed garbage on
+//! every path.
 //!
 //! # Logging
 //! Through [`tracing`]; the binary installs a subscriber filtered by `RUST_LOG`
@@ -58,3 +66,4 @@
 
 pub mod rendezvous;
 pub mod runtime;
+pub mod web;

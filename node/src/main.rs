@@ -12,10 +12,12 @@ mod cli;
 mod commands;
 
 use std::io::{IsTerminal as _, Write as _};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 
 use clap::Parser as _;
 use quorate_node::rendezvous::{Server, ServerConfig};
+use quorate_node::web::{PageConfig, WebError, WebServer};
 use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command, RendezvousArgs};
@@ -37,9 +39,49 @@ fn main() -> ExitCode {
     ExitCode::from(2)
 }
 
+/// How a command failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The user asked for something that cannot work as given (exit code 2, like clap's
+    /// errors).
+    Usage(String),
+    /// Something failed (exit code 1).
+    Failed(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Failed(message)
+    }
+}
+
+impl Failure {
+    fn report(self, name: &str) -> ExitCode {
+        let (message, code) = match self {
+            Failure::Usage(message) => (message, ExitCode::from(2)),
+            Failure::Failed(message) => (message, ExitCode::FAILURE),
+        };
+        eprintln!("quorate {name}: {message}");
+        code
+    }
+}
+
+impl From<WebError> for Failure {
+    fn from(e: WebError) -> Self {
+        if e.is_setup() {
+            Failure::Usage(e.to_string())
+        } else {
+            Failure::Failed(e.to_string())
+        }
+    }
+}
+
 /// Runs a command on a fresh multi-thread runtime; its error is printed as
-/// `quorate NAME: error` and the exit code is 1.
-fn with_runtime(name: &str, job: impl Future<Output = Result<(), String>>) -> ExitCode {
+/// `quorate NAME: error` and the exit code is 1 (2 for a [`Failure::Usage`]).
+fn with_runtime<E: Into<Failure>>(
+    name: &str,
+    job: impl Future<Output = Result<(), E>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -52,10 +94,7 @@ fn with_runtime(name: &str, job: impl Future<Output = Result<(), String>>) -> Ex
     };
     match runtime.block_on(job) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("quorate {name}: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => e.into().report(name),
     }
 }
 
@@ -74,36 +113,53 @@ fn rendezvous(args: RendezvousArgs) -> ExitCode {
     config.max_room_members = args.max_room_members;
     config.messages_per_sec = args.rate;
     config.message_burst = args.burst;
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("quorate rendezvous: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        let server = match Server::bind(config).await {
-            Ok(server) => server,
-            Err(e) => {
-                eprintln!("quorate rendezvous: {e}");
-                return ExitCode::FAILURE;
-            }
+    let web = args.web.config();
+    with_runtime("rendezvous", async move {
+        // The web directory is checked first: a missing build is a usage error.
+        let web = match web {
+            Some(web) => Some(WebServer::bind(web).await?),
+            None => None,
         };
+        let server = Server::bind(config).await.map_err(|e| e.to_string())?;
+        let addr = server.local_addr();
+        let web_url = web
+            .as_ref()
+            .map(|web| format!(" web http://{}/", web.local_addr()))
+            .unwrap_or_default();
         let mut stdout = std::io::stdout().lock();
         // The first line is for scripts and tests: they read the port from it.
-        if writeln!(stdout, "listening on {}", server.local_addr())
+        if writeln!(stdout, "listening on {addr}{web_url}")
             .and_then(|()| stdout.flush())
             .is_err()
         {
             tracing::warn!("stdout is closed; serving anyway");
         }
         drop(stdout);
+        let web_task = web.map(|web| {
+            let mut page = PageConfig::default();
+            page.rendezvous = Some(format!("ws://{}", reachable(addr)));
+            tokio::spawn(web.run(page, std::future::pending()))
+        });
         server.run(shutdown_signal()).await;
-        ExitCode::SUCCESS
+        if let Some(task) = web_task {
+            task.abort();
+        }
+        Ok::<(), Failure>(())
     })
+}
+
+/// The address a browser on this machine reaches a listener at: an unspecified address
+/// (0.0.0.0, ::) becomes the loopback one.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
 }
 
 /// Completes on SIGINT (ctrl-c) or, on Unix, SIGTERM.

@@ -149,7 +149,14 @@ fn every_command_has_help() {
         (&["signal", "accept", "--help"], &["BLOB", "--data"]),
         (
             &["rendezvous", "--help"],
-            &["--listen", "--max-connections", "--rate", "SIGINT"],
+            &[
+                "--listen",
+                "--max-connections",
+                "--rate",
+                "SIGINT",
+                "--serve-web",
+                "--web-dir",
+            ],
         ),
         (
             &["node", "--help"],
@@ -161,6 +168,9 @@ fn every_command_has_help() {
                 "--ice-server",
                 "--stack",
                 "SIGINT",
+                "--serve-web",
+                "--web-dir",
+                "scripts/build-web",
             ],
         ),
         (&["put", "--help"], &["FILE", "--data"]),

@@ -4,6 +4,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::web::WebConfig;
+
 /// The WebRTC stack a node uses (see `quorate_mesh_transport::webrtc`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Stack {
@@ -63,6 +65,9 @@ pub struct NodeConfig {
     pub reconnect_delay: Duration,
     /// Invalid signaling payloads from one sender after which its signals are ignored.
     pub bad_signal_limit: u32,
+    /// Serve the browser page, its wasm and `/config.json` (this node's id and
+    /// rendezvous server) over HTTP; none by default. See [`crate::web`].
+    pub web: Option<WebConfig>,
 }
 
 impl NodeConfig {
@@ -80,6 +85,7 @@ impl NodeConfig {
             store_max_bytes: 1 << 30,
             reconnect_delay: Duration::from_secs(1),
             bad_signal_limit: 16,
+            web: None,
         }
     }
 }

@@ -105,6 +105,9 @@ pub struct Status {
     pub stack: String,
     /// The bound UDP address.
     pub udp: String,
+    /// The URL the web page is served at (`quorate node --serve-web`), if it is.
+    #[serde(default)]
+    pub web: Option<String>,
     /// The rendezvous server, if any.
     pub rendezvous: Option<RendezvousStatus>,
     /// Peers with a finished handshake.

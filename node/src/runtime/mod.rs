@@ -16,6 +16,9 @@
 //!   relayed by peers, once a node has one), and copy-paste through the control socket;
 //! - the **control socket** `DIR/control.sock` ([`control`]) for `quorate put`, `get`,
 //!   `status` and `signal`.
+//! - optionally, the **browser page** over HTTP ([`NodeConfig::web`], `quorate node
+//!   --serve-web ADDR`): [`crate::web`] serves the page, its wasm and a `/config.json`
+//!   naming this node and its rendezvous server, from its own task.
 //!
 //! # The loop
 //! [`Node::run`] waits for the first of: the transport's notification, the machine's next

@@ -22,6 +22,7 @@ use super::control::{FetchRecord, MisbehaviourRecord, Reply, socket_path};
 use super::control_server::{self, Pending};
 use super::keyfile::{self, KeyFileError};
 use crate::rendezvous::{self, Client, ClientError};
+use crate::web::{PageConfig, WebError, WebServer};
 
 /// The block store's file name inside the data directory.
 pub const STORE_FILE: &str = "blocks.redb";
@@ -81,6 +82,9 @@ pub enum NodeError {
     /// The async runtime failed.
     #[error("runtime: {0}")]
     Runtime(String),
+    /// The web page could not be served (no wasm build, a port in use…).
+    #[error(transparent)]
+    Web(#[from] WebError),
 }
 
 /// What a started node is.
@@ -96,6 +100,8 @@ pub struct NodeInfo {
     pub udp: SocketAddr,
     /// The control socket.
     pub control: PathBuf,
+    /// Where the web page is served, if it is ([`NodeConfig::web`]).
+    pub web: Option<SocketAddr>,
 }
 
 /// A get waiting for its block.
@@ -141,6 +147,7 @@ pub struct Node {
     pub(crate) notify: Arc<Notify>,
     pub(crate) requests: mpsc::Receiver<Pending>,
     pub(crate) control_task: JoinHandle<()>,
+    pub(crate) web_task: Option<JoinHandle<()>>,
     pub(crate) rendezvous: Rendezvous,
     pub(crate) dialing: BTreeMap<NodeId, ConnId>,
     pub(crate) gets: BTreeMap<Cid, Vec<GetWaiter>>,
@@ -179,10 +186,18 @@ impl Node {
     /// socket, and makes first contact with the rendezvous server if one is configured.
     /// Must be called inside a tokio runtime.
     ///
+    /// With [`NodeConfig::web`], the web directory is checked and its address bound
+    /// first, before the data directory is touched.
+    ///
     /// # Errors
-    /// [`NodeError`]: a corrupt key file, a store that is locked by another node or
-    /// corrupt, an address that cannot be bound, an unreachable rendezvous server.
+    /// [`NodeError`]: a web directory without the page or the wasm build, a corrupt key
+    /// file, a store that is locked by another node or corrupt, an address that cannot be
+    /// bound, an unreachable rendezvous server.
     pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
+        let web = match &config.web {
+            Some(web) => Some(WebServer::bind(web.clone()).await?),
+            None => None,
+        };
         let (key, new_identity) = keyfile::load_or_create(&config.data_dir)?;
         let id = key.id();
         let store_path = config.data_dir.join(STORE_FILE);
@@ -215,6 +230,14 @@ impl Node {
         })?;
         let (tx, requests) = mpsc::channel(64);
         let control_task = control_server::spawn(listener, tx);
+        let web_addr = web.as_ref().map(WebServer::local_addr);
+        let web_task = web.map(|web| {
+            let mut page = PageConfig::default();
+            page.rendezvous.clone_from(&config.rendezvous);
+            page.room = config.rendezvous.as_ref().map(|_| config.room.clone());
+            page.node = Some(id.to_string());
+            tokio::spawn(web.run(page, std::future::pending()))
+        });
         let start = StdInstant::now();
         let mesh = Mesh::new(mesh_config, Instant::from_micros(0));
         tracing::info!(node = %id, %udp, stack, "node started");
@@ -225,6 +248,7 @@ impl Node {
                 stack,
                 udp,
                 control,
+                web: web_addr,
             },
             config,
             driver: Driver::new(mesh, transport, store),
@@ -232,6 +256,7 @@ impl Node {
             notify,
             requests,
             control_task,
+            web_task,
             rendezvous,
             dialing: BTreeMap::new(),
             gets: BTreeMap::new(),
@@ -305,6 +330,9 @@ impl Node {
     async fn close(mut self) {
         tracing::info!("shutting down");
         self.control_task.abort();
+        if let Some(web) = &self.web_task {
+            web.abort();
+        }
         if let Err(e) = std::fs::remove_file(&self.info.control) {
             tracing::debug!("removing the control socket: {e}");
         }

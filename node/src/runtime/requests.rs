@@ -202,6 +202,7 @@ impl Node {
             node: self.info.id.to_string(),
             stack: self.info.stack.to_owned(),
             udp: self.info.udp.to_string(),
+            web: self.info.web.map(|addr| format!("http://{addr}/")),
             rendezvous: self.rendezvous.url.as_ref().map(|url| RendezvousStatus {
                 url: url.clone(),
                 connected: self.rendezvous.client.is_some(),
