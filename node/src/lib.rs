@@ -64,6 +64,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod accept;
 pub mod rendezvous;
 pub mod runtime;
 pub mod web;

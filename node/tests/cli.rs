@@ -11,26 +11,13 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
+use common::process::{BIN, quorate, sigint, stderr};
 use common::{client, next, node};
 use quorate_node::rendezvous::Event;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
-
-const BIN: &str = env!("CARGO_BIN_EXE_quorate");
-
-fn quorate(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 #[tokio::test]
 async fn rendezvous_prints_its_address_serves_and_exits_0_on_sigint() {
@@ -62,14 +49,7 @@ async fn rendezvous_prints_its_address_serves_and_exits_0_on_sigint() {
         }
     );
 
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigint(child.id().unwrap());
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .unwrap()
@@ -255,39 +235,30 @@ fn put_and_get_work_offline_on_the_store() {
 fn local_mistakes_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let out = quorate(&["get", "not-a-cid", "--data", data]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("is not a CID"), "{}", stderr(&out));
-    let out = quorate(&["put", "/nonexistent/file", "--data", data]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("/nonexistent/file"),
-        "{}",
-        stderr(&out)
-    );
     let missing = "bafkreicvy3ovrlbew36priv6j5ugwdiqoyqlvkh5kcwdq624iqsfvmcbvm";
-    let out = quorate(&["get", missing, "--data", data]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("no node runs there"),
-        "{}",
-        stderr(&out)
-    );
-    let out = quorate(&["status", "--data", data]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("no node is running"),
-        "{}",
-        stderr(&out)
-    );
-    let out = quorate(&["node", "--data", data, "--ice-server", "stun:"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("ICE server"), "{}", stderr(&out));
-    let out = quorate(&["node", "--data", data, "--stack", "quic"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("unknown WebRTC stack"),
-        "{}",
-        stderr(&out)
-    );
+    let cases: [(&[&str], i32, &str); 6] = [
+        (&["get", "not-a-cid", "--data", data], 1, "is not a CID"),
+        (
+            &["put", "/nonexistent/file", "--data", data],
+            1,
+            "/nonexistent/file",
+        ),
+        (&["get", missing, "--data", data], 1, "no node runs there"),
+        (&["status", "--data", data], 1, "no node is running"),
+        (
+            &["node", "--data", data, "--ice-server", "stun:"],
+            1,
+            "ICE server",
+        ),
+        (
+            &["node", "--data", data, "--stack", "quic"],
+            2,
+            "unknown WebRTC stack",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let out = quorate(args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+    }
 }

@@ -10,11 +10,13 @@
     reason = "test code: a panic is a failed test"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::process::{Proc, quorate_ok};
 use quorate_mesh_blockstore::{MemoryStore, StoreConfig};
 use quorate_mesh_proto::Instant as MeshInstant;
 use quorate_mesh_proto::mesh::{self, Event, Mesh, NodeId, NodeKey};
@@ -24,96 +26,9 @@ use quorate_mesh_transport::{Driver, DriverEvent, Transport as _, TransportEvent
 use quorate_node::rendezvous::{self, Client};
 use quorate_node::runtime::control::Status;
 
-const BIN: &str = env!("CARGO_BIN_EXE_quorate");
-
 /// The rendezvous server's payload cap: a block larger than this cannot have gone
 /// through it.
 const SERVER_MAX_PAYLOAD: usize = quorate_node::rendezvous::protocol::MAX_PAYLOAD;
-
-/// A child process killed when dropped.
-struct Proc {
-    child: Child,
-    first_line: String,
-    name: String,
-    log: PathBuf,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        drop(self.child.kill());
-        drop(self.child.wait());
-    }
-}
-
-impl Proc {
-    /// Starts `quorate ARGS`, with stderr logged to `log`, and waits for its first line.
-    fn start(name: &str, args: &[&str], log: &Path) -> Proc {
-        use std::io::BufRead as _;
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("RUST_LOG", "info,quorate_node=debug")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = std::io::BufReader::new(stdout).lines();
-            drop(tx.send(lines.next()));
-            for _ in lines {} // keep the pipe open and drained
-        });
-        let first = rx.recv_timeout(Duration::from_secs(30));
-        let Ok(Some(Ok(first_line))) = first else {
-            panic!(
-                "{name} did not start: {}",
-                std::fs::read_to_string(log).unwrap()
-            );
-        };
-        Proc {
-            child,
-            first_line,
-            name: name.to_owned(),
-            log: log.to_owned(),
-        }
-    }
-
-    fn word(&self, n: usize) -> String {
-        self.first_line.split(' ').nth(n).unwrap().to_owned()
-    }
-
-    fn logs(&self) -> String {
-        format!(
-            "--- {} ---\n{}",
-            self.name,
-            std::fs::read_to_string(&self.log).unwrap()
-        )
-    }
-
-    /// Sends SIGINT and waits for the exit status.
-    fn interrupt(mut self, within: Duration) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-INT", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no exit on SIGINT\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
 
 /// A test directory with a rendezvous server and nodes.
 struct Net {
@@ -131,12 +46,16 @@ impl Net {
         self.dir.path().join(name)
     }
 
+    /// The data directory of node `name`, as an argument.
+    fn data(&self, name: &str) -> String {
+        self.path(name).to_str().unwrap().to_owned()
+    }
+
     fn rendezvous(&self) -> (Proc, String) {
-        let log = self.path("rendezvous.log");
         let p = Proc::start(
+            self.dir.path(),
             "rendezvous",
             &["rendezvous", "--listen", "127.0.0.1:0"],
-            &log,
         );
         let url = format!("ws://{}", p.word(2));
         (p, url)
@@ -144,31 +63,16 @@ impl Net {
 
     /// `quorate node --data DIR/name [--rendezvous url]`; the node's id is `word(1)`.
     fn node(&self, name: &str, rendezvous: Option<&str>) -> Proc {
-        let data = self.path(name);
-        let mut args = vec!["node", "--data", data.to_str().unwrap()];
+        let data = self.data(name);
+        let mut args = vec!["node", "--data", &data];
         if let Some(url) = rendezvous {
             args.extend(["--rendezvous", url]);
         }
-        Proc::start(name, &args, &self.path(&format!("{name}.log")))
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap()
+        Proc::start(self.dir.path(), name, &args)
     }
 
     fn status(&self, name: &str) -> Status {
-        let data = self.path(name);
-        let out = self.run(&["status", "--json", "--data", data.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        common::process::status(&self.path(name))
     }
 
     /// Waits until `check` holds for the node's status.
@@ -187,54 +91,34 @@ impl Net {
     fn put(&self, name: &str, content: &[u8]) -> String {
         let file = self.path("upload.bin");
         std::fs::write(&file, content).unwrap();
-        let data = self.path(name);
-        let out = self.run(&[
-            "put",
-            file.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        let out = quorate_ok(&["put", file.to_str().unwrap(), "--data", &self.data(name)]);
+        String::from_utf8(out).unwrap().trim().to_owned()
     }
 
     fn get(&self, name: &str, cid: &str) -> Vec<u8> {
-        let data = self.path(name);
         let out_file = self.path(&format!("{name}.download"));
-        let out = self.run(&[
+        quorate_ok(&[
             "get",
             cid,
             "--data",
-            data.to_str().unwrap(),
+            &self.data(name),
             "--out",
             out_file.to_str().unwrap(),
             "--timeout",
             "20",
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         std::fs::read(out_file).unwrap()
     }
 
     fn signal(&self, name: &str, args: &[&str]) -> String {
-        let data = self.path(name);
+        let data = self.data(name);
         let mut all = vec!["signal"];
         all.extend_from_slice(args);
-        all.extend(["--data", data.to_str().unwrap()]);
-        let out = self.run(&all);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        all.extend(["--data", &data]);
+        String::from_utf8(quorate_ok(&all))
+            .unwrap()
+            .trim()
+            .to_owned()
     }
 }
 

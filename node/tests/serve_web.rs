@@ -11,16 +11,15 @@
     reason = "test code: a panic is a failed test"
 )]
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use quorate_node::runtime::control::Status;
+use common::process::{Proc, quorate, status, stderr};
 use quorate_node::web::{PageConfig, WebConfig, WebServer};
-
-const BIN: &str = env!("CARGO_BIN_EXE_quorate");
 
 const PAGE: &[u8] =
     b"<!doctype html><title>fake page</title><script type=module src=app.js></script>";
@@ -58,90 +57,66 @@ fn fake_web(root: &Path) -> PathBuf {
     web
 }
 
-/// A child process killed when dropped.
-struct Proc {
-    child: Child,
-    first_line: String,
-    log: PathBuf,
+/// A temporary directory holding a fake web directory ([`fake_web`]).
+struct Site {
+    dir: tempfile::TempDir,
+    web: PathBuf,
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        drop(self.child.kill());
-        drop(self.child.wait());
-    }
-}
-
-impl Proc {
-    fn start(args: &[&str], log: &Path) -> Proc {
-        use std::io::BufRead as _;
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("RUST_LOG", "info,quorate_node=debug")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = std::io::BufReader::new(stdout).lines();
-            drop(tx.send(lines.next()));
-            for _ in lines {}
-        });
-        let Ok(Some(Ok(first_line))) = rx.recv_timeout(Duration::from_secs(30)) else {
-            panic!("did not start: {}", std::fs::read_to_string(log).unwrap());
-        };
-        Proc {
-            child,
-            first_line,
-            log: log.to_owned(),
-        }
+impl Site {
+    fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let web = fake_web(dir.path());
+        Site { dir, web }
     }
 
-    /// The word after `key` on the first line.
-    fn after(&self, key: &str) -> String {
-        let mut words = self.first_line.split(' ');
-        words.find(|w| *w == key).expect(&self.first_line);
-        words.next().unwrap().to_owned()
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
     }
 
-    /// The web server's address, from `web http://ADDR/`.
-    fn web(&self) -> SocketAddr {
-        let url = self.after("web");
-        let addr = url
-            .strip_prefix("http://")
-            .unwrap()
-            .strip_suffix('/')
-            .unwrap();
-        addr.parse().unwrap()
+    fn web_dir(&self) -> &str {
+        self.web.to_str().unwrap()
     }
 
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap()
+    /// Starts `quorate ARGS`, logging to `NAME.log` in the directory.
+    fn start(&self, name: &str, args: &[&str]) -> Proc {
+        Proc::start(self.dir.path(), name, args)
     }
 
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+    /// Starts `quorate node --data DIR/NAME --serve-web 127.0.0.1:0 --web-dir WEB EXTRA`.
+    fn node(&self, name: &str, extra: &[&str]) -> Proc {
+        let data = self.path(name);
+        let args = [&serve_node(&data, "127.0.0.1:0", self.web_dir())[..], extra].concat();
+        self.start(name, &args)
     }
 }
 
-fn quorate(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
+/// `node --data DATA --serve-web LISTEN --web-dir WEB`.
+fn serve_node<'a>(data: &'a Path, listen: &'a str, web: &'a str) -> [&'a str; 7] {
+    let data = data.to_str().unwrap();
+    [
+        "node",
+        "--data",
+        data,
+        "--serve-web",
+        listen,
+        "--web-dir",
+        web,
+    ]
 }
 
-fn status(data: &Path) -> Status {
-    let out = quorate(&["status", "--json", "--data", data.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+/// `rendezvous --listen 127.0.0.1:0 --serve-web 127.0.0.1:0 --web-dir WEB`.
+fn serve_rendezvous(web: &str) -> [&str; 7] {
+    let listen = "127.0.0.1:0";
+    [
+        "rendezvous",
+        "--listen",
+        listen,
+        "--serve-web",
+        listen,
+        "--web-dir",
+        web,
+    ]
 }
 
 /// A parsed HTTP response.
@@ -210,32 +185,17 @@ fn get(addr: SocketAddr, path: &str) -> Reply {
     request(addr, "GET", path)
 }
 
+/// `/config.json` as JSON.
+fn page_config(addr: SocketAddr) -> serde_json::Value {
+    serde_json::from_slice(&get(addr, "/config.json").body).unwrap()
+}
+
 #[test]
 fn a_node_serves_the_page_its_wasm_and_its_config() {
-    let dir = tempfile::tempdir().unwrap();
-    let web = fake_web(dir.path());
-    let server = Proc::start(
-        &["rendezvous", "--listen", "127.0.0.1:0"],
-        &dir.path().join("rendezvous.log"),
-    );
+    let site = Site::new();
+    let server = site.start("rendezvous", &["rendezvous", "--listen", "127.0.0.1:0"]);
     let url = format!("ws://{}", server.after("on"));
-    let data = dir.path().join("n1");
-    let node = Proc::start(
-        &[
-            "node",
-            "--data",
-            data.to_str().unwrap(),
-            "--rendezvous",
-            &url,
-            "--room",
-            "web-test",
-            "--serve-web",
-            "127.0.0.1:0",
-            "--web-dir",
-            web.to_str().unwrap(),
-        ],
-        &dir.path().join("n1.log"),
-    );
+    let node = site.node("n1", &["--rendezvous", &url, "--room", "web-test"]);
     let addr = node.web();
     assert!(addr.ip().is_loopback());
 
@@ -287,58 +247,53 @@ fn a_node_serves_the_page_its_wasm_and_its_config() {
     assert_eq!(posted.status, 405);
     assert_eq!(posted.header("allow"), Some("GET, HEAD"));
 
-    let s = status(&data);
+    let s = status(&site.path("n1"));
     assert_eq!(s.web, Some(format!("http://{addr}/")));
 }
 
 #[test]
 fn nothing_outside_www_and_pkg_is_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let web = fake_web(dir.path());
-    let data = dir.path().join("n");
-    let node = Proc::start(
-        &[
-            "node",
-            "--data",
-            data.to_str().unwrap(),
-            "--serve-web",
-            "127.0.0.1:0",
-            "--web-dir",
-            web.to_str().unwrap(),
-        ],
-        &dir.path().join("n.log"),
-    );
+    let site = Site::new();
+    let node = site.node("n", &[]);
     let addr = node.web();
-    let config: serde_json::Value =
-        serde_json::from_slice(&get(addr, "/config.json").body).unwrap();
+    let config = page_config(addr);
     assert_eq!(config["rendezvous"], serde_json::Value::Null);
     assert_eq!(config["node"], node.after("node").as_str());
 
-    for path in [
-        "/www/../Cargo.toml",
-        "/www/../../secret.txt",
-        "/www/%2e%2e/Cargo.toml",
-        "/pkg/%2E%2E/%2e%2e/secret.txt",
-        "/www/..%2f..%2fsecret.txt",
-        "/www/..%5c..%5csecret.txt",
-        "/..",
-        "http://127.0.0.1/www/index.html",
-        "/www/%zz",
-    ] {
-        assert_eq!(get(addr, path).status, 400, "{path}");
-    }
-    for path in [
-        "/Cargo.toml",
-        "/secret.txt",
-        "//secret.txt",
-        "/www/escape.txt",
-        "/www/.hidden",
-        "/www/",
-        "/pkg",
-        "/www/index.html/",
-        "/etc/passwd",
-    ] {
-        assert_eq!(get(addr, path).status, 404, "{path}");
+    let refused: [(u16, &[&str]); 2] = [
+        (
+            400,
+            &[
+                "/www/../Cargo.toml",
+                "/www/../../secret.txt",
+                "/www/%2e%2e/Cargo.toml",
+                "/pkg/%2E%2E/%2e%2e/secret.txt",
+                "/www/..%2f..%2fsecret.txt",
+                "/www/..%5c..%5csecret.txt",
+                "/..",
+                "http://127.0.0.1/www/index.html",
+                "/www/%zz",
+            ],
+        ),
+        (
+            404,
+            &[
+                "/Cargo.toml",
+                "/secret.txt",
+                "//secret.txt",
+                "/www/escape.txt",
+                "/www/.hidden",
+                "/www/",
+                "/pkg",
+                "/www/index.html/",
+                "/etc/passwd",
+            ],
+        ),
+    ];
+    for (code, paths) in refused {
+        for path in paths {
+            assert_eq!(get(addr, path).status, code, "{path}");
+        }
     }
     // Nothing read from outside leaked into any answer.
     for path in ["/www/escape.txt", "/www/../../secret.txt"] {
@@ -348,21 +303,8 @@ fn nothing_outside_www_and_pkg_is_served() {
 
 #[test]
 fn garbage_and_oversized_heads_do_not_hurt_the_node() {
-    let dir = tempfile::tempdir().unwrap();
-    let web = fake_web(dir.path());
-    let data = dir.path().join("n");
-    let mut node = Proc::start(
-        &[
-            "node",
-            "--data",
-            data.to_str().unwrap(),
-            "--serve-web",
-            "127.0.0.1:0",
-            "--web-dir",
-            web.to_str().unwrap(),
-        ],
-        &dir.path().join("n.log"),
-    );
+    let site = Site::new();
+    let mut node = site.node("n", &[]);
     let addr = node.web();
 
     // Binary garbage, stray line ends, a bad version, NULs: each a 400 (or 505).
@@ -407,7 +349,7 @@ fn garbage_and_oversized_heads_do_not_hurt_the_node() {
     drop(streams);
 
     assert!(node.is_running(), "{}", node.logs());
-    let s = status(&data);
+    let s = status(&site.path("n"));
     assert_eq!(s.node, node.after("node"));
     assert_eq!(get(addr, "/www/index.html").body, PAGE);
     assert!(!node.logs().contains("panicked"), "{}", node.logs());
@@ -415,89 +357,50 @@ fn garbage_and_oversized_heads_do_not_hurt_the_node() {
 
 #[test]
 fn a_missing_wasm_build_is_a_usage_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let web = fake_web(dir.path());
-    std::fs::remove_dir_all(web.join("pkg")).unwrap();
-    let data = dir.path().join("n");
-    let web_dir = web.to_str().unwrap();
-    for args in [
-        &[
-            "node",
-            "--data",
-            data.to_str().unwrap(),
-            "--serve-web",
-            "127.0.0.1:0",
-            "--web-dir",
-            web_dir,
-        ][..],
-        &[
-            "rendezvous",
-            "--listen",
-            "127.0.0.1:0",
-            "--serve-web",
-            "127.0.0.1:0",
-            "--web-dir",
-            web_dir,
-        ],
-    ] {
+    let site = Site::new();
+    std::fs::remove_dir_all(site.web.join("pkg")).unwrap();
+    let data = site.path("n");
+    let web_dir = site.web_dir();
+    let not_built: &[&str] = &["scripts/build-web", "quorate_web"];
+    let cases: [(&[&str], &[&str]); 4] = [
+        (&serve_node(&data, "127.0.0.1:0", web_dir), not_built),
+        (&serve_rendezvous(web_dir), not_built),
+        // A directory that is not web/ at all.
+        (
+            &serve_node(&data, "127.0.0.1:0", "/nonexistent/web"),
+            &["/nonexistent/web/www/index.html", "--web-dir"],
+        ),
+        // --web-dir alone means nothing.
+        (
+            &[
+                "node",
+                "--data",
+                data.to_str().unwrap(),
+                "--web-dir",
+                web_dir,
+            ],
+            &["--serve-web"],
+        ),
+    ];
+    for (args, needles) in cases {
         let out = quorate(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("scripts/build-web") && err.contains("quorate_web"),
-            "{err}"
-        );
+        let err = stderr(&out);
+        assert!(needles.iter().all(|n| err.contains(n)), "{err}");
+        // Checked before the data directory was touched.
+        assert!(!data.exists(), "{args:?}");
     }
-    // Checked before the data directory was touched.
-    assert!(!data.exists());
-
-    // A directory that is not web/ at all.
-    let out = quorate(&[
-        "node",
-        "--data",
-        data.to_str().unwrap(),
-        "--serve-web",
-        "127.0.0.1:0",
-        "--web-dir",
-        "/nonexistent/web",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("/nonexistent/web/www/index.html") && err.contains("--web-dir"),
-        "{err}"
-    );
-
-    // --web-dir alone means nothing.
-    let out = quorate(&[
-        "node",
-        "--data",
-        data.to_str().unwrap(),
-        "--web-dir",
-        web_dir,
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--serve-web"));
 }
 
 #[test]
 fn a_port_in_use_for_the_page_is_exit_1() {
-    let dir = tempfile::tempdir().unwrap();
-    let web = fake_web(dir.path());
+    let site = Site::new();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let data = dir.path().join("n");
-    let out = quorate(&[
-        "node",
-        "--data",
-        data.to_str().unwrap(),
-        "--serve-web",
-        &addr,
-        "--web-dir",
-        web.to_str().unwrap(),
-    ]);
+    let data = site.path("n");
+    let out = quorate(&serve_node(&data, &addr, site.web_dir()));
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert!(
         err.contains(&format!("cannot serve the web page on {addr}")),
         "{err}"
@@ -507,25 +410,11 @@ fn a_port_in_use_for_the_page_is_exit_1() {
 
 #[test]
 fn the_rendezvous_server_serves_the_page_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let web = fake_web(dir.path());
-    let server = Proc::start(
-        &[
-            "rendezvous",
-            "--listen",
-            "127.0.0.1:0",
-            "--serve-web",
-            "127.0.0.1:0",
-            "--web-dir",
-            web.to_str().unwrap(),
-        ],
-        &dir.path().join("rendezvous.log"),
-    );
+    let site = Site::new();
+    let server = site.start("rendezvous", &serve_rendezvous(site.web_dir()));
     let addr = server.web();
-    let config: serde_json::Value =
-        serde_json::from_slice(&get(addr, "/config.json").body).unwrap();
     assert_eq!(
-        config,
+        page_config(addr),
         serde_json::json!({
             "rendezvous": format!("ws://{}", server.after("on")),
             "room": null,
@@ -535,15 +424,25 @@ fn the_rendezvous_server_serves_the_page_too() {
     assert_eq!(get(addr, "/pkg/quorate_web_bg.wasm").body, wasm());
 }
 
+/// Reads from `stream` until the server closes (within 5 s) and parses the response.
+async fn read_reply(stream: &mut tokio::net::TcpStream) -> Reply {
+    use tokio::io::AsyncReadExt as _;
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    parse(&out)
+}
+
 /// In-process, with short limits: a client that never finishes its head gets 408, and
 /// connections over the limit get 503.
 #[tokio::test]
 async fn slow_clients_time_out_and_excess_connections_are_refused() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncWriteExt as _;
 
-    let dir = tempfile::tempdir().unwrap();
-    let web = fake_web(dir.path());
-    let mut config = WebConfig::new("127.0.0.1:0".parse().unwrap(), &web);
+    let site = Site::new();
+    let mut config = WebConfig::new("127.0.0.1:0".parse().unwrap(), &site.web);
     config.head_timeout = Duration::from_millis(300);
     config.max_connections = 2;
     let server = WebServer::bind(config).await.unwrap();
@@ -557,20 +456,10 @@ async fn slow_clients_time_out_and_excess_connections_are_refused() {
     let idle = tokio::net::TcpStream::connect(addr).await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(parse(&out).status, 503);
+    assert_eq!(read_reply(&mut third).await.status, 503);
 
     for mut stream in [slow, idle] {
-        let mut out = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(parse(&out).status, 408);
+        assert_eq!(read_reply(&mut stream).await.status, 408);
     }
 
     // Both slots are free again once those clients have gone.
@@ -579,9 +468,7 @@ async fn slow_clients_time_out_and_excess_connections_are_refused() {
     ok.write_all(b"GET /config.json HTTP/1.0\r\n\r\n")
         .await
         .unwrap();
-    let mut out = Vec::new();
-    ok.read_to_end(&mut out).await.unwrap();
-    let reply = parse(&out);
+    let reply = read_reply(&mut ok).await;
     assert_eq!(reply.status, 200);
     assert_eq!(
         reply.body,

@@ -320,45 +320,32 @@ mod tests {
 
     #[test]
     fn bad_requests_are_refused_with_the_right_code() {
+        let bad = Refusal::BadRequest;
+        let not_three = bad("the request line is not METHOD PATH VERSION");
         let cases: [(&[u8], Refusal); 12] = [
-            (b"\r\n", Refusal::BadRequest("no request line")),
-            (
-                b"GET /\r\n\r\n",
-                Refusal::BadRequest("the request line is not METHOD PATH VERSION"),
-            ),
-            (
-                b"GET  / HTTP/1.1\r\n\r\n",
-                Refusal::BadRequest("the request line is not METHOD PATH VERSION"),
-            ),
-            (
-                b"GET / HTTP/1.1 x\r\n\r\n",
-                Refusal::BadRequest("the request line is not METHOD PATH VERSION"),
-            ),
+            (b"\r\n", bad("no request line")),
+            (b"GET /\r\n\r\n", not_three),
+            (b"GET  / HTTP/1.1\r\n\r\n", not_three),
+            (b"GET / HTTP/1.1 x\r\n\r\n", not_three),
             (b"POST / HTTP/1.1\r\n\r\n", Refusal::MethodNotAllowed),
             (
                 b"DELETE /www/a.js HTTP/1.1\r\n\r\n",
                 Refusal::MethodNotAllowed,
             ),
-            (
-                b"G(T / HTTP/1.1\r\n\r\n",
-                Refusal::BadRequest("invalid method"),
-            ),
+            (b"G(T / HTTP/1.1\r\n\r\n", bad("invalid method")),
             (b"GET / HTTP/2.0\r\n\r\n", Refusal::VersionNotSupported),
-            (
-                b"GET / HTTQ/1.1\r\n\r\n",
-                Refusal::BadRequest("invalid HTTP version"),
-            ),
+            (b"GET / HTTQ/1.1\r\n\r\n", bad("invalid HTTP version")),
             (
                 b"GET / HTTP/1.1\r\nno colon\r\n\r\n",
-                Refusal::BadRequest("a header line without a colon"),
+                bad("a header line without a colon"),
             ),
             (
                 b"GET / HTTP/1.1\r\n folded: x\r\n\r\n",
-                Refusal::BadRequest("invalid header name"),
+                bad("invalid header name"),
             ),
             (
                 b"GET / HTTP/1.1\r\nA: \x01\r\n\r\n",
-                Refusal::BadRequest("a control character in a header value"),
+                bad("a control character in a header value"),
             ),
         ];
         for (head, refusal) in cases {

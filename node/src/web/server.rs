@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use super::request::{self, MAX_HEAD, Method, PAGE, Refusal, Route};
 use super::{BUILD_FILES, PageConfig, WebConfig, WebError};
+use crate::accept::{Listener, accept_until};
 
 /// After answering, unread request bytes are drained for this long at most, so closing
 /// does not reset the connection before the client has read the answer.
@@ -25,8 +24,7 @@ const LINGER_BYTES: usize = 64 * 1024;
 /// A bound web server. [`WebServer::run`] serves until its shutdown future completes.
 #[derive(Debug)]
 pub struct WebServer {
-    listener: TcpListener,
-    local_addr: SocketAddr,
+    listener: Listener,
     site: Site,
     config: WebConfig,
 }
@@ -59,12 +57,11 @@ impl WebServer {
     pub async fn bind(config: WebConfig) -> Result<Self, WebError> {
         let site = check_dir(&config.dir)?;
         let addr = config.listen;
-        let listen_error = |source| WebError::Listen { addr, source };
-        let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
-        let local_addr = listener.local_addr().map_err(listen_error)?;
+        let listener = Listener::bind(addr)
+            .await
+            .map_err(|source| WebError::Listen { addr, source })?;
         Ok(WebServer {
             listener,
-            local_addr,
             site,
             config,
         })
@@ -73,7 +70,7 @@ impl WebServer {
     /// The address actually bound (with the port chosen when asked for port 0).
     #[must_use]
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.listener.local_addr()
     }
 
     /// Serves, answering `/config.json` with `page`, until `shutdown` completes; open
@@ -82,7 +79,6 @@ impl WebServer {
     pub async fn run(self, page: PageConfig, shutdown: impl Future<Output = ()>) {
         let WebServer {
             listener,
-            local_addr,
             site,
             config,
         } = self;
@@ -93,41 +89,21 @@ impl WebServer {
             head_timeout: config.head_timeout,
             write_timeout: config.write_timeout,
         });
-        let slots = Arc::new(Semaphore::new(
-            config.max_connections.clamp(1, Semaphore::MAX_PERMITS),
-        ));
-        let mut tasks = JoinSet::new();
+        let local_addr = listener.local_addr();
         tracing::info!(%local_addr, dir = %config.dir.display(), "serving the web page");
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Err(e) = done {
-                        tracing::error!("web connection task failed: {e}");
-                    }
-                }
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-                            tracing::debug!(%peer, "web: connection limit reached; refusing");
-                            drop(stream.try_write(&refusal_response(Refusal::Busy)));
-                            continue;
-                        };
-                        let shared = Arc::clone(&shared);
-                        tasks.spawn(async move {
-                            serve(stream, peer, &shared).await;
-                            drop(slot);
-                        });
-                    }
-                    Err(e) => {
-                        tracing::warn!("web: accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                },
-            }
-        }
+        let busy = refusal_response(Refusal::Busy);
+        let mut tasks = accept_until(
+            "web",
+            listener,
+            config.max_connections,
+            &busy,
+            shutdown,
+            |stream, peer| {
+                let shared = Arc::clone(&shared);
+                async move { serve(stream, peer, &shared).await }
+            },
+        )
+        .await;
         tasks.abort_all();
         tracing::info!("web server stopped");
     }

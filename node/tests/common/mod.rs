@@ -1,5 +1,6 @@
-//! Helpers shared by the rendezvous tests: a server on 127.0.0.1:0, raw WebSocket
-//! clients, and reads that fail a test instead of hanging it.
+//! Helpers shared by the integration tests: a rendezvous server on 127.0.0.1:0, raw
+//! WebSocket clients, and reads that fail a test instead of hanging it; [`process`] runs
+//! the `quorate` binary.
 
 #![allow(
     dead_code,
@@ -10,6 +11,8 @@
     clippy::panic,
     reason = "test helpers shared by several test files; each uses a different subset"
 )]
+
+pub mod process;
 
 use std::net::SocketAddr;
 use std::time::Duration;
