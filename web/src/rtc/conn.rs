@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use quorate_mesh_proto::mesh::{ConnId, NodeId};
-use quorate_mesh_transport::webrtc::framing::{Reassembler, fragment};
+use quorate_mesh_transport::webrtc::framing::{MORE, Reassembler, fragment};
 use quorate_mesh_transport::webrtc::signaling::SignalBody;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -71,6 +71,14 @@ impl Hub {
         let wake = self.wake.try_borrow().ok().and_then(|w| w.clone());
         if let Some(wake) = wake {
             wake();
+        }
+    }
+
+    /// Queues an event without waking the driver: for messages that cannot complete a
+    /// frame (more fragments follow), so a 1 MiB frame costs one pump, not 65.
+    pub(crate) fn push_quiet(&self, conn: ConnId, session: u64, raw: Raw) {
+        if let Ok(mut q) = self.raw.try_borrow_mut() {
+            q.push_back((conn, session, raw));
         }
     }
 
@@ -210,7 +218,12 @@ impl Conn {
                 .ok()
                 .and_then(|e| e.data().dyn_into::<js_sys::ArrayBuffer>().ok())
                 .map(|buf| js_sys::Uint8Array::new(&buf).to_vec());
-            h.push(conn, session, Raw::Message(data));
+            let more = data.as_ref().and_then(|d| d.first()) == Some(&MORE);
+            if more {
+                h.push_quiet(conn, session, Raw::Message(data));
+            } else {
+                h.push(conn, session, Raw::Message(data));
+            }
         });
         dc.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         dc.set_onclose(Some(on_close.as_ref().unchecked_ref()));
