@@ -11,7 +11,11 @@
 //   transport), tab B counts them; time from the first send to the last byte at B.
 // - mesh: tab A's WebNode stores SIZE bytes as 1 MiB raw blocks, tab B's WebNode fetches
 //   them all at once (`get`), timed until the last block is verified and stored.
+// First links: a `quorate rendezvous` server ($QUORATE_BIN or target/debug/quorate); tab A
+// waits in a fresh room, tab B loads the page; B's first PeerUp, since its navigation.
+import { spawn } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { check, inLoopbackNamespace, launch, serveWeb, waitFor } from "../e2e/lib.mjs";
@@ -25,27 +29,51 @@ const isolated = inLoopbackNamespace(import.meta.url);
 const web = await serveWeb();
 const browser = await launch(["--allow-loopback-in-peer-connection"]);
 
-async function tab(name) {
+async function tab(name, query = "") {
   const context = await browser.newContext();
   await context.grantPermissions(["microphone", "camera"], { origin: web.url });
   const page = await context.newPage();
   const t0 = Date.now();
-  await page.goto(`${web.url}/www/index.html`);
+  await page.goto(`${web.url}/www/index.html${query}`);
   await page.waitForSelector("body[data-ready=true]", { timeout: 15000 });
   const ready = Date.now() - t0;
   const id = await page.evaluate(() => window.quorate.node.nodeId());
   return { name, page, id, ready, context };
 }
 
-/** Fresh tabs: from starting to load both pages to a mesh link up at both ends. */
-async function firstLink() {
-  const t0 = performance.now();
-  const [a, b] = await Promise.all([tab("A"), tab("B")]);
-  await meshLink(a, b);
-  const ms = performance.now() - t0;
+/** `quorate rendezvous` on a free port (the native binary: $QUORATE_BIN or target/debug). */
+async function rendezvous() {
+  const repo = fileURLToPath(new URL("../..", import.meta.url));
+  const bin = process.env.QUORATE_BIN ?? `${repo}target/debug/quorate`;
+  const child = spawn(bin, ["rendezvous", "--listen", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "ignore"] });
+  process.on("exit", () => child.kill("SIGKILL"));
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`quorate rendezvous exited ${code}`)));
+  });
+  const addr = line.trim().split(/\s+/).pop();
+  return { url: `ws://${addr}`, child };
+}
+
+/**
+ * Time from page load to the first direct tab <-> tab link: tab A waits in a fresh room,
+ * tab B opens the page and finds A through the rendezvous server; B's `firstPeerMs`
+ * (performance.now() at its first PeerUp, i.e. since B's navigation started).
+ */
+async function firstLink(server, i) {
+  const query = `?rendezvous=${encodeURIComponent(server.url)}&room=bench-${i}-${Date.now()}`;
+  const a = await tab("A", query);
+  const b = await tab("B", query);
+  let info;
+  await waitFor(async () => {
+    info = JSON.parse(await b.page.evaluate(() => window.quorate.node.info()));
+    return info.firstPeerMs != null;
+  }, "B's first peer", 20000);
+  const peers = JSON.parse(await b.page.evaluate(() => window.quorate.node.peers()));
+  check(peers.some((p) => p.node === a.id), "B's first peer is A");
   await a.context.close();
   await b.context.close();
-  return ms;
+  return info.firstPeerMs;
 }
 
 async function carry(from, to) {
@@ -160,6 +188,9 @@ async function meshTransfer(a, b, size) {
     }
     return cids;
   }, size);
+  // The puts are written to IndexedDB behind; let that finish so it does not share the
+  // transfer's time (a raw transfer has nothing like it).
+  await a.page.evaluate(() => window.quorate.node.flush());
   const r = await b.page.evaluate(async (cids) => {
     const start = performance.now();
     const arrivals = [];
@@ -185,10 +216,13 @@ function bundle() {
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 try {
+  const server = await rendezvous();
   const links = [];
-  for (let i = 0; i < LINKS; i++) links.push(await firstLink());
-  const a = await tab("A");
-  const b = await tab("B");
+  for (let i = 0; i < LINKS; i++) links.push(await firstLink(server, i));
+  server.child.kill();
+  // QUORATE_BENCH_QUERY=?memory=1 runs the nodes on memory stores instead of IndexedDB.
+  const a = await tab("A", process.env.QUORATE_BENCH_QUERY ?? "");
+  const b = await tab("B", process.env.QUORATE_BENCH_QUERY ?? "");
   const link = await meshLink(a, b);
   await rawLink(a, b);
   // Warm-up (SCTP windows, JIT): one transfer of each, not counted.
@@ -226,7 +260,7 @@ try {
   console.log(`| raw RTCDataChannel, 16 KiB messages | ${rawMs.toFixed(0)} ms | ${result.raw_mib_s} | 1.00 |`);
   console.log(`| mesh, 1 MiB blocks | ${meshMs.toFixed(0)} ms | ${result.mesh_mib_s} | ${result.ratio} |`);
   console.log(`page ready: ${a.ready} / ${b.ready} ms; dial -> mesh peers up: ${result.mesh_link_ms} ms`);
-  console.log(`fresh tabs, load both pages -> mesh link up (median of ${LINKS}): ${median(links).toFixed(0)} ms`
+  console.log(`page load -> first direct tab<->tab link via rendezvous (median of ${LINKS}): ${median(links).toFixed(0)} ms`
     + ` (all: ${result.load_to_link_ms.join(", ")})`);
   const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
   console.log(`bundle: wasm ${kib(size.bytes)} (gzip ${kib(size.gzip)}), JS glue ${kib(size.js)}`
