@@ -1,8 +1,9 @@
 // The page as a mesh member, with a rendezvous server, a native node and three tabs
 // (separate browser contexts, each with its own IndexedDB):
 //
-// a. `quorate rendezvous` and a native `quorate node --rendezvous` run; tabs A and B open
-//    the page with ?rendezvous=ws://… and find everyone through the room. A puts a text
+// a. `quorate rendezvous` and a native `quorate node --rendezvous --serve-web` run; tabs A
+//    and B load the page from the node, which tells them the rendezvous server and room in
+//    its /config.json, and find everyone through the room. A puts a text
 //    block through the page UI (fill + click); B fetches it through the UI, the native
 //    node with `quorate get` (its control socket); B's getStats() shows a direct host
 //    pair to A.
@@ -70,15 +71,15 @@ const data = join(dir, "node");
 const web = await serveWeb();
 const browser = await launch(["--allow-loopback-in-peer-connection"]);
 
-/** A tab in its own browser context, opened at `query`; timings from page.goto. */
-async function tab(name, query) {
+/** A tab in its own browser context, opened at `origin` + `query`; timings from page.goto. */
+async function tab(name, query, origin = web.url) {
   const context = await browser.newContext();
-  await context.grantPermissions(["microphone", "camera"], { origin: web.url });
+  await context.grantPermissions(["microphone", "camera"], { origin });
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   const t = { name, page, errors, context };
-  await open(t, () => page.goto(`${web.url}/www/index.html${query}`));
+  await open(t, () => page.goto(`${origin}/www/index.html${query}`));
   return t;
 }
 
@@ -153,16 +154,25 @@ try {
   const addr = listening.replace(/^listening on /, "");
   check(/^127\.0\.0\.1:\d+$/.test(addr), `rendezvous line: ${listening}`);
   const url = `ws://${addr}`;
-  const [, first] = await start(["node", "--rendezvous", url, "--data", data]);
+  // The native node also serves the page (`--serve-web`): tabs A and B load it from there
+  // and learn the rendezvous server and room from its /config.json.
+  const [, first] = await start([
+    "node", "--rendezvous", url, "--data", data,
+    "--serve-web", "127.0.0.1:0", "--web-dir", join(repo, "web"),
+  ]);
   const nativeId = first.split(" ")[1];
   check(/^[0-9a-f]{64}$/.test(nativeId), `native node line: ${first}`);
-  const query = `?rendezvous=${encodeURIComponent(url)}&room=quorate`;
+  const served = first.match(/ web (http:\/\/127\.0\.0\.1:\d+)\/$/);
+  check(served, `native node line names its web page: ${first}`);
+  const nodeWeb = served[1];
+  const config = await (await fetch(`${nodeWeb}/config.json`)).json();
+  check(config.rendezvous === url && config.node === nativeId, `config.json: ${JSON.stringify(config)}`);
 
-  const a = await tab("A", query);
+  const a = await tab("A", "", nodeWeb);
   await waitFor(() => linked(a, [nativeId]), "A <-> native through the room", 20000);
   const aInfo = await info(a);
   console.log(`A ${short(a.id)} ready in ${a.ready} ms; first peer (native) at ${Math.round(aInfo.firstPeerMs)} ms after navigation start`);
-  const b = await tab("B", query);
+  const b = await tab("B", "", nodeWeb);
   await waitFor(() => linked(b, [nativeId, a.id]), "B <-> native and A", 20000);
   const bInfo = await info(b);
   console.log(`B ${short(b.id)} ready in ${b.ready} ms; first peer at ${Math.round(bInfo.firstPeerMs)} ms, both peers ${Date.now() - b.started} ms after goto`);
