@@ -75,7 +75,11 @@ impl FromStr for NodeId {
         }
         let mut out = [0u8; 32];
         for (byte, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+            // Digits only: `from_str_radix` would also take a sign ("+f").
             let hex = core::str::from_utf8(pair).map_err(|_| NodeIdParseError)?;
+            if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return Err(NodeIdParseError);
+            }
             *byte = u8::from_str_radix(hex, 16).map_err(|_| NodeIdParseError)?;
         }
         Ok(NodeId(out))
@@ -136,5 +140,7 @@ mod tests {
         assert!(id.verifying_key().is_some());
         assert_eq!("zz".parse::<NodeId>(), Err(NodeIdParseError));
         assert_eq!("é".repeat(32).parse::<NodeId>(), Err(NodeIdParseError));
+        let signed = format!("+{}", &id.to_string()[1..]);
+        assert_eq!(signed.parse::<NodeId>(), Err(NodeIdParseError));
     }
 }
