@@ -85,7 +85,12 @@ impl Identity {
         signing_seed.zeroize();
         encryption_seed.zeroize();
         let id = ActorId::of(&signing.verifying_key());
-        Identity { secret, signing, encryption, id }
+        Identity {
+            secret,
+            signing,
+            encryption,
+            id,
+        }
     }
 
     /// `SHA-256(signing public key)`.
@@ -127,7 +132,9 @@ impl Identity {
 
 impl core::fmt::Debug for Identity {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Identity").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Identity")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -143,7 +150,10 @@ mod tests {
         assert_eq!(a.id(), again.id());
         assert_eq!(a.encryption_public(), again.encryption_public());
         assert_ne!(a.id(), b.id());
-        assert_ne!(a.verifying_key().as_bytes(), a.encryption_public().as_bytes());
+        assert_ne!(
+            a.verifying_key().as_bytes(),
+            a.encryption_public().as_bytes()
+        );
         assert!(a.id().is_key_of(&a.verifying_key()));
         assert!(!format!("{:?}", a.secret()).contains('1'));
     }

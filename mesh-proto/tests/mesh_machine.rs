@@ -11,13 +11,13 @@
 
 mod common;
 
-use common::Net;
+use common::{Net, config};
 use quorate_mesh_proto::mesh::{
-    BlockFrame, ConnId, DownReason, Event, Frame, Head, Hello, Input, Misbehaviour, NodeKey,
-    PeerLimits, RefuseReason, SignalFrame, Topic,
+    ApiMisuse, BlockFrame, ConnId, DownReason, Event, Frame, Head, Hello, Input, Mesh,
+    Misbehaviour, NodeKey, PeerLimits, RefuseReason, SignalFrame, Topic,
 };
 use quorate_mesh_proto::payloads::Text;
-use quorate_mesh_proto::{Block, Duration};
+use quorate_mesh_proto::{Block, Duration, Instant};
 
 fn text(s: &str) -> Block {
     Block::encode(&Text { body: s.into() }).unwrap()
@@ -370,6 +370,64 @@ fn heads_propagate_and_only_newer_ones_are_reported() {
     });
     assert_eq!(seen, vec![2]);
     assert_eq!(net.nodes[1].mesh.remote_head("feed/alice").unwrap().seq, 2);
+}
+
+#[test]
+fn a_head_query_reports_every_answer_even_behind_a_higher_lie() {
+    // Node 1 has the honest head (seq 3); node 2 lies with seq 1000. Node 0 queries both
+    // and must see both answers, so the application can check each.
+    let mut net = Net::new(3);
+    net.link(0, 2);
+    net.run_for(Duration::from_millis(50));
+    let head = |seq, body: &str| Head {
+        name: "feed/alice".into(),
+        seq,
+        cid: *text(body).cid(),
+    };
+    net.input(2, Input::SetHead(head(1000, "lie")));
+    net.run_for(Duration::from_millis(50));
+    net.input(1, Input::SetHead(head(3, "truth")));
+    net.input(0, Input::QueryHeads(vec!["feed/alice".into()]));
+    net.run_for(Duration::from_millis(50));
+    // Node 1 connects after the query was made: it is asked too.
+    net.link(0, 1);
+    net.run_for(Duration::from_millis(200));
+    let liar = net.nodes[2].mesh.id();
+    let mut seen = net.take_events(0, |e| match e {
+        Event::HeadUpdated { head, from } => Some((head.seq, *from)),
+        _ => None,
+    });
+    seen.sort();
+    seen.dedup();
+    assert!(seen.contains(&(3, net.nodes[1].mesh.id())), "{seen:?}");
+    assert!(seen.contains(&(1000, liar)), "{seen:?}");
+
+    // The application finds the lie and reports it: the liar's score drops.
+    net.input(
+        0,
+        Input::Penalize {
+            node: liar,
+            reason: "forged feed head".into(),
+        },
+    );
+    let reports = net.take_events(0, |e| match e {
+        Event::PeerMisbehaved { reason, node, .. } => Some((reason.clone(), *node)),
+        _ => None,
+    });
+    assert_eq!(
+        reports,
+        vec![(
+            Misbehaviour::InvalidContent("forged feed head".into()),
+            Some(liar)
+        )]
+    );
+
+    // A query over the name limit is the caller's mistake, not a panic.
+    let mut m = Mesh::new(config(9), Instant::ZERO);
+    assert_eq!(
+        m.handle_input(Instant::ZERO, Input::QueryHeads(vec!["x".into(); 65])),
+        Err(ApiMisuse::HeadQueryTooLarge(65))
+    );
 }
 
 #[test]

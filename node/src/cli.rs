@@ -40,6 +40,11 @@ pub(crate) enum Command {
     Status(StatusArgs),
     /// Connect two nodes by copy-paste, with no server at all.
     Signal(SignalArgs),
+    /// Actors (people): create an identity, log in anywhere, back it up, post to its feed.
+    ///
+    /// The passphrase comes from --passphrase-file, else $QUORATE_PASSPHRASE, else one line
+    /// on stdin.
+    Actor(ActorArgs),
     /// Verify a signed block by CID: its hash, its envelope and its Ed25519 signature.
     Verify(VerifyArgs),
     /// Run the whole demo on this machine: a rendezvous server, several nodes, a vote and
@@ -201,6 +206,66 @@ pub(crate) enum SignalStep {
         /// Data directory of the running node.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
+    },
+}
+
+/// `quorate actor`.
+#[derive(Debug, Args)]
+pub(crate) struct ActorArgs {
+    #[command(subcommand)]
+    pub(crate) command: ActorCommand,
+    /// Data directory (the node's, if one runs there: blocks then go through it).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub(crate) data: Option<PathBuf>,
+    /// Read the passphrase from this file (first line) instead of $QUORATE_PASSPHRASE or
+    /// stdin.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) passphrase_file: Option<PathBuf>,
+}
+
+/// `quorate actor` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ActorCommand {
+    /// Create an actor: keys, a keystore sealed with the passphrase (DIR/actor.keystore),
+    /// a signed profile, the first feed entry and, with --handle, the encrypted key backup
+    /// that lets you log in anywhere. Prints the actor id and the recovery phrase.
+    New {
+        /// Handle to log in with elsewhere (publishes the key backup under it).
+        #[arg(long, value_name = "HANDLE")]
+        handle: Option<String>,
+        /// Display name in the profile.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// Log in on this node with only handle and passphrase: the keys come back from the
+    /// backup peers keep, the feed from whoever has it. Needs `quorate node` running on
+    /// DIR.
+    Login {
+        /// The handle.
+        #[arg(long, value_name = "HANDLE")]
+        handle: String,
+        /// Seconds to wait for peers.
+        #[arg(long, value_name = "SECS", default_value_t = 120)]
+        timeout: u64,
+    },
+    /// Print the recovery phrase (24 words) of the actor in DIR.
+    Export,
+    /// Recreate the keystore from a recovery phrase (read from stdin, one line).
+    Import,
+    /// Show the actor in DIR (no passphrase needed).
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Append text posts to the feed and publish the new head.
+    Post {
+        /// The text.
+        #[arg(value_name = "TEXT")]
+        text: String,
+        /// Post it this many times, numbered (for load tests).
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        repeat: u32,
     },
 }
 

@@ -8,6 +8,7 @@
     reason = "a command-line tool"
 )]
 
+mod actor;
 mod cli;
 mod commands;
 
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         Command::Get(args) => return with_runtime("get", commands::get(args)),
         Command::Status(args) => return with_runtime("status", commands::status(args)),
         Command::Signal(args) => return with_runtime("signal", commands::signal(args)),
+        Command::Actor(args) => return with_runtime("actor", actor::run(args)),
         Command::Verify(_) => "verify",
         Command::Demo(_) => "demo",
     };

@@ -92,6 +92,8 @@ pub(crate) enum Deed {
     Violation,
     /// A block whose bytes do not match its CID.
     Forged,
+    /// Content the application found invalid (a forged feed head, a bad signature).
+    Invalid,
 }
 
 impl Deed {
@@ -103,6 +105,7 @@ impl Deed {
             Deed::Malformed => -25,
             Deed::Violation => -10,
             Deed::Forged => -60,
+            Deed::Invalid => -40,
         }
     }
 }

@@ -68,6 +68,8 @@ pub struct Config {
     pub want_window: usize,
     /// Period of named-head announcements.
     pub heads_interval: Duration,
+    /// How long a head query stays open (peers that connect meanwhile are asked too).
+    pub head_query_ttl: Duration,
     /// How long message ids are remembered (duplicate suppression and repair window).
     pub seen_ttl: Duration,
     /// Most message ids remembered.
@@ -113,6 +115,7 @@ impl Config {
             want_fanout: 2,
             want_window: 32,
             heads_interval: Duration::from_secs(5),
+            head_query_ttl: Duration::from_secs(30),
             seen_ttl: Duration::from_secs(300),
             seen_capacity: 100_000,
             max_hops: 32,

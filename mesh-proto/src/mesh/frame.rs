@@ -18,6 +18,8 @@ pub const MAX_LIST: usize = 1024;
 pub const MAX_TOPIC_LEN: usize = 128;
 /// Longest head name in bytes.
 pub const MAX_HEAD_NAME_LEN: usize = 128;
+/// Most head names in one query.
+pub const MAX_HEAD_QUERY: usize = 64;
 /// Largest signaling payload (an SDP offer with candidates fits easily).
 pub const MAX_SIGNAL_PAYLOAD: usize = 16 * 1024;
 /// Longest human-readable reason in a `Bye`.
@@ -217,6 +219,8 @@ pub enum Frame {
     Prune(Topic),
     /// Named heads the sender knows.
     Heads(Vec<Head>),
+    /// Asks for the sender's heads of these names (answered with `Heads`).
+    HeadQuery(Vec<String>),
     /// Relayed signaling.
     Signal(SignalFrame),
     /// Liveness probe.
@@ -320,6 +324,12 @@ impl Frame {
                 h.iter()
                     .try_for_each(|h| check("head name", h.name.len(), MAX_HEAD_NAME_LEN))
             }
+            Frame::HeadQuery(names) => {
+                check("head names", names.len(), MAX_HEAD_QUERY)?;
+                names
+                    .iter()
+                    .try_for_each(|n| check("head name", n.len(), MAX_HEAD_NAME_LEN))
+            }
             Frame::Signal(s) => check("signal payload", s.payload.len(), MAX_SIGNAL_PAYLOAD),
             Frame::Bye(r) => check("reason", r.len(), MAX_REASON_LEN),
             Frame::Block(b) => check("block", b.data.len(), MAX_BLOCK_SIZE),
@@ -401,6 +411,7 @@ mod tests {
                 payload: b"v=0".to_vec(),
                 sig: [0; 64],
             }),
+            Frame::HeadQuery(vec!["feed/a".into(), "backup/b".into()]),
             Frame::Ping(1),
             Frame::Pong(u64::MAX),
             Frame::Bye("bye".into()),

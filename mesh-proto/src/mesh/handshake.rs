@@ -248,6 +248,7 @@ impl Mesh {
         for chunk in heads.chunks(256) {
             self.send(conn, &Frame::Heads(chunk.to_vec()), true);
         }
+        self.send_head_queries(conn);
         self.redispatch_wants();
     }
 }

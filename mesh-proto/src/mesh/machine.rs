@@ -35,6 +35,8 @@ pub struct Mesh {
     pub(crate) wants: Wants,
     pub(crate) local_heads: BTreeMap<String, Head>,
     pub(crate) remote_heads: BTreeMap<String, Head>,
+    /// Head names the application asked peers for, with the time the query lapses.
+    pub(crate) head_queries: BTreeMap<String, Instant>,
     /// Blocks fetched since the last lazy-push tick, announced with `Have`.
     pub(crate) pending_have: Vec<Cid>,
     pub(crate) signal_seen: BTreeSet<(NodeId, u64)>,
@@ -55,8 +57,6 @@ pub struct Mesh {
 const MAINTENANCE: crate::Duration = crate::Duration::from_secs(1);
 /// Relayed-signal ids remembered for duplicate suppression.
 const SIGNAL_SEEN_CAP: usize = 4_096;
-/// Remote heads remembered.
-const REMOTE_HEADS_CAP: usize = 4_096;
 
 impl Mesh {
     /// A new machine at time `now`.
@@ -78,6 +78,7 @@ impl Mesh {
             wants: Wants::default(),
             local_heads: BTreeMap::new(),
             remote_heads: BTreeMap::new(),
+            head_queries: BTreeMap::new(),
             pending_have: Vec::new(),
             signal_seen: BTreeSet::new(),
             signal_seen_order: VecDeque::new(),
@@ -167,6 +168,12 @@ impl Mesh {
                 }
                 self.set_head(head);
             }
+            Input::QueryHeads(names) => self.query_heads(names)?,
+            Input::Penalize { node, reason } => {
+                if let Some(conn) = self.conn_of(&node) {
+                    self.penalize(conn, Deed::Invalid, Misbehaviour::InvalidContent(reason));
+                }
+            }
             Input::SendSignal { to, payload } => {
                 if payload.len() > MAX_SIGNAL_PAYLOAD {
                     return Err(ApiMisuse::SignalTooLarge(payload.len()));
@@ -195,6 +202,7 @@ impl Mesh {
         if now >= self.next_heads {
             self.next_heads = now + self.config.heads_interval;
             self.announce_heads(None);
+            self.head_queries.retain(|_, lapses| *lapses > now);
         }
         if now >= self.next_maintenance {
             self.next_maintenance = now + MAINTENANCE;
@@ -415,6 +423,7 @@ impl Mesh {
             Frame::Graft(ids) => self.on_graft(conn, ids),
             Frame::Prune(topic) => self.on_prune(conn, &topic),
             Frame::Heads(heads) => self.on_heads(conn, heads),
+            Frame::HeadQuery(names) => self.on_head_query(conn, &names),
             Frame::Signal(s) => self.on_signal(conn, s),
             Frame::Ping(n) => self.send(conn, &Frame::Pong(n), false),
             Frame::Pong(_) => {}
@@ -584,48 +593,6 @@ impl Mesh {
             .collect();
         v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         v.into_iter().map(|(_, c)| c).collect()
-    }
-
-    // ---- heads ----
-
-    fn set_head(&mut self, head: Head) {
-        let newer = self
-            .local_heads
-            .get(&head.name)
-            .is_none_or(|old| head.seq > old.seq || (head.seq == old.seq && head.cid != old.cid));
-        if newer {
-            self.local_heads.insert(head.name.clone(), head.clone());
-            self.announce_heads(Some(vec![head]));
-        }
-    }
-
-    fn announce_heads(&mut self, only: Option<Vec<Head>>) {
-        let heads = only.unwrap_or_else(|| self.local_heads.values().cloned().collect());
-        for chunk in heads.chunks(256) {
-            self.broadcast(&Frame::Heads(chunk.to_vec()), None, true);
-        }
-    }
-
-    fn on_heads(&mut self, conn: ConnId, heads: Vec<Head>) {
-        let Some(from) = self.node_of(conn) else {
-            return;
-        };
-        for head in heads {
-            let newer = self
-                .remote_heads
-                .get(&head.name)
-                .is_none_or(|old| head.seq > old.seq);
-            if !newer {
-                continue;
-            }
-            if self.remote_heads.len() >= REMOTE_HEADS_CAP
-                && !self.remote_heads.contains_key(&head.name)
-            {
-                continue;
-            }
-            self.remote_heads.insert(head.name.clone(), head.clone());
-            self.emit(Event::HeadUpdated { head, from });
-        }
     }
 
     pub(crate) fn remember_signal(&mut self, key: (NodeId, u64)) -> bool {

@@ -17,7 +17,10 @@
 //!   a seen-cache with TTL, periodic anti-entropy. Blocks up to `inline_max` ride inside the
 //!   gossip frame; larger ones are announced and fetched by want.
 //! - **Heads.** Upper layers register named heads (an actor's feed head, a group's epoch);
-//!   they are announced on connect, on change and periodically.
+//!   they are announced on connect, on change and periodically. An application looking
+//!   for a head it does not have asks with `HeadQuery`; every answer is reported, so a
+//!   lying peer cannot hide an honest one behind a higher sequence number, and the
+//!   application reports lies with [`Input::Penalize`].
 //! - **Signaling.** Opaque payloads (SDP/ICE) relayed to nodes we are not connected to.
 //! - **Abuse controls.** Per-peer token buckets (frames/s, bytes/s) and a global byte
 //!   bucket, size caps before parsing, list caps after, bounded outboxes that drop lazy
@@ -67,6 +70,7 @@ mod config;
 mod frame;
 mod gossip;
 mod handshake;
+mod heads;
 mod identity;
 mod machine;
 mod peer;
@@ -79,7 +83,7 @@ mod want;
 pub use config::{Config, ScoreConfig};
 pub use frame::{
     Auth, BlockFrame, Frame, FrameError, GossipFrame, Head, Hello, MAX_FRAME_SIZE,
-    MAX_HEAD_NAME_LEN, MAX_LIST, MAX_REASON_LEN, MAX_SIGNAL_PAYLOAD, MAX_TOPIC_LEN,
+    MAX_HEAD_NAME_LEN, MAX_HEAD_QUERY, MAX_LIST, MAX_REASON_LEN, MAX_SIGNAL_PAYLOAD, MAX_TOPIC_LEN,
     PROTOCOL_VERSIONS, PeerLimits, SignalFrame, Topic, TopicIds, WantEntry,
 };
 pub use identity::{NodeId, NodeIdParseError, NodeKey};

@@ -72,6 +72,20 @@ pub enum Input<'a> {
     CancelWant(Cid),
     /// Announce (or advance) a named head.
     SetHead(Head),
+    /// Ask every peer (and peers that connect in the next `head_query_ttl`) for the heads
+    /// of these names. Every answer is reported as [`Event::HeadUpdated`], even one older
+    /// than a head already known, so the application can check each peer's claim.
+    /// At most [`MAX_HEAD_QUERY`](crate::mesh::MAX_HEAD_QUERY) names.
+    QueryHeads(Vec<String>),
+    /// The application found content from `node` invalid (a head pointing at a forged
+    /// entry, a block that fails its signature check): lower its score like any other
+    /// misbehaviour, which may cut it off. Ignored if `node` is not connected.
+    Penalize {
+        /// The peer that served or announced it.
+        node: NodeId,
+        /// What was wrong, for logs.
+        reason: String,
+    },
     /// Send an opaque signaling payload to a node, through the mesh if not connected.
     SendSignal {
         /// Destination.
@@ -173,6 +187,8 @@ pub enum Misbehaviour {
     ProtocolViolation(&'static str),
     /// A relayed signal with a bad signature.
     BadSignal,
+    /// Content the application rejected ([`Input::Penalize`]).
+    InvalidContent(String),
 }
 
 /// Why a connection went down.
@@ -286,6 +302,9 @@ pub enum ApiMisuse {
     /// A head name over the limit.
     #[error("head name too long")]
     HeadNameTooLong,
+    /// More head names in one query than the limit.
+    #[error("head query of {0} names is too large")]
+    HeadQueryTooLarge(usize),
 }
 
 /// Counters, for metrics and simulations.

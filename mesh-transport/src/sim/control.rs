@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use quorate_mesh_blockstore::{BlockStore, PutOptions};
-use quorate_mesh_proto::mesh::{Input, Topic};
+use quorate_mesh_proto::mesh::{Head, Input, Topic};
 use quorate_mesh_proto::{Block, Cid};
 
 use super::config::Behaviour;
@@ -12,7 +12,7 @@ use super::error::SimError;
 use super::report::MessageRecord;
 use super::trace::TraceKind;
 use super::transport::Endpoint;
-use super::{Sim, SimDriver};
+use super::{Sim, SimDriver, SimStore};
 
 impl Sim {
     fn online_driver(&mut self, i: usize) -> Result<&mut SimDriver, SimError> {
@@ -28,13 +28,30 @@ impl Sim {
     pub fn command(&mut self, i: usize, input: Input<'_>) -> Result<(), SimError> {
         let now = self.now;
         let tag = format!("{input:?}");
+        let head = match &input {
+            Input::SetHead(head) => Some(head.clone()),
+            _ => None,
+        };
         self.online_driver(i)?
             .handle(now, input)
             .map_err(|error| SimError::Driver { node: i, error })?;
+        if let (Some(head), Some(node)) = (head, self.nodes.get_mut(i)) {
+            node.heads.insert(head.name.clone(), head);
+        }
         self.trace
             .record(now, Some(i), TraceKind::Command, tag.as_bytes());
         self.after_step(i);
         self.failed()
+    }
+
+    /// Node `i`'s store, online or not, for an application layer that reads and writes
+    /// blocks beside the mesh (as a runtime does).
+    pub fn store_mut(&mut self, i: usize) -> Option<&mut SimStore> {
+        let node = self.nodes.get_mut(i)?;
+        match (&mut node.driver, &mut node.parked) {
+            (Some(driver), _) => Some(driver.store_mut()),
+            (None, parked) => parked.as_mut(),
+        }
     }
 
     pub(crate) fn failed(&self) -> Result<(), SimError> {
@@ -262,10 +279,14 @@ impl Sim {
             return Ok(());
         }
         let topics: Vec<Topic> = node.topics.iter().cloned().collect();
+        let heads: Vec<Head> = node.heads.values().cloned().collect();
         self.trace.record(self.now, Some(i), TraceKind::Online, &[]);
         self.start_node(i);
         for topic in topics {
             self.command(i, Input::Subscribe(topic))?;
+        }
+        for head in heads {
+            self.command(i, Input::SetHead(head))?;
         }
         self.dial_random(i, dial)?;
         self.failed()

@@ -71,6 +71,7 @@ impl Sim {
                 driver: None,
                 parked: Some(SimStore::new(config.store)),
                 topics: BTreeSet::new(),
+                heads: BTreeMap::new(),
                 online_since: now,
                 timer_at: None,
                 flood_counter: 0,

@@ -18,7 +18,8 @@
 //!   groups are dropped until [`Sim::heal`].
 //! - **Churn**: [`Sim::take_offline`] closes a node's connections and keeps its key and
 //!   store; [`Sim::bring_online`] restarts it with the same [`NodeKey`] and the same store
-//!   but a fresh machine, re-subscribed to its topics and dialing random online nodes.
+//!   but a fresh machine, re-subscribed to its topics, its named heads set again, and
+//!   dialing random online nodes.
 //!   Nodes below [`SimConfig::min_peers`] dial random online nodes every
 //!   [`SimConfig::maintain_interval`], as a runtime with peer discovery would.
 //! - **Byzantine nodes** ([`Behaviour`]): a flooder and a block forger, built around an
@@ -92,7 +93,7 @@ mod transport;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use quorate_mesh_proto::mesh::{ConnId, Event, NodeId, NodeKey, Stats, Topic};
+use quorate_mesh_proto::mesh::{ConnId, Event, Head, NodeId, NodeKey, Stats, Topic};
 use quorate_mesh_proto::{Cid, Instant};
 
 pub use config::{Behaviour, NetConfig, SimConfig};
@@ -143,6 +144,9 @@ pub(crate) struct SimNode {
     /// The store, while the node is offline.
     pub(crate) parked: Option<SimStore>,
     pub(crate) topics: BTreeSet<Topic>,
+    /// Named heads set through [`Sim::command`], re-set when the node comes back (a
+    /// runtime persists them).
+    pub(crate) heads: BTreeMap<String, Head>,
     pub(crate) online_since: Instant,
     pub(crate) timer_at: Option<Instant>,
     pub(crate) flood_counter: u64,

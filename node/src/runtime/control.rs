@@ -58,6 +58,55 @@ pub enum Request {
         /// The blob.
         signal: String,
     },
+    /// Store blocks (pinned by their type's class) and announce heads; the node keeps
+    /// announcing the heads after a restart. `quorate actor` publishes this way.
+    Publish {
+        /// DAG-CBOR blocks, base64.
+        blocks: Vec<String>,
+        /// Heads to announce.
+        heads: Vec<HeadSpec>,
+    },
+    /// Log in anywhere: find the key backup of (handle, passphrase) on the mesh, open it,
+    /// fetch and verify the actor's feed. Answered with [`Reply::LoggedIn`] once the feed
+    /// is complete. The passphrase crosses the local socket only (mode 0600 directory).
+    Login {
+        /// The handle.
+        handle: String,
+        /// The passphrase.
+        passphrase: String,
+        /// How long to wait for peers.
+        timeout_ms: u64,
+    },
+}
+
+/// A named head, as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadSpec {
+    /// Its name.
+    pub name: String,
+    /// Its sequence number.
+    pub seq: u64,
+    /// The block it names.
+    pub cid: String,
+}
+
+/// What [`Request::Login`] returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginReply {
+    /// The actor id.
+    pub actor: String,
+    /// The recovered actor secret, hex (the CLI seals it into a keystore at once).
+    pub secret: String,
+    /// The verified feed head block.
+    pub head: String,
+    /// Entries verified.
+    pub entries: u64,
+    /// Blocks the entries reference, fetched.
+    pub payloads: u64,
+    /// Milliseconds from the request to the keys (locator derivation included).
+    pub keys_ms: u64,
+    /// Milliseconds from the request to the whole feed verified.
+    pub total_ms: u64,
 }
 
 /// The node's answer.
@@ -66,6 +115,10 @@ pub enum Request {
 pub enum Reply {
     /// For [`Request::Status`].
     Status(Box<Status>),
+    /// For [`Request::Publish`].
+    Published,
+    /// For [`Request::Login`].
+    LoggedIn(Box<LoginReply>),
     /// For [`Request::Put`].
     Put {
         /// The block's CID.

@@ -49,10 +49,12 @@ pub(crate) fn spawn(listener: UnixListener, requests: mpsc::Sender<Pending>) -> 
 /// How long the event loop may take to answer a request.
 fn reply_timeout(request: &Request) -> Duration {
     match request {
-        Request::Get { timeout_ms, .. } => {
+        Request::Get { timeout_ms, .. } | Request::Login { timeout_ms, .. } => {
             Duration::from_millis(*timeout_ms).saturating_add(Duration::from_secs(1))
         }
-        Request::Offer { .. } | Request::Accept { .. } => Duration::from_secs(30),
+        Request::Offer { .. } | Request::Accept { .. } | Request::Publish { .. } => {
+            Duration::from_secs(30)
+        }
         _ => Duration::from_secs(10),
     }
 }

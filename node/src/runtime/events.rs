@@ -34,6 +34,7 @@ impl Node {
                 self.on_driver_event(event);
                 work += 1;
             }
+            work += self.actors_pump(now);
             while let Some(signal) = self.driver.transport_mut().poll_signal() {
                 self.route_signal(signal);
                 work += 1;
@@ -60,6 +61,7 @@ impl Node {
     }
 
     fn on_mesh_event(&mut self, event: Event) {
+        self.actors_on_event(&event);
         match event {
             Event::PeerUp { conn, node, .. } => {
                 tracing::info!(peer = %node.short(), ?conn, "peer up");

@@ -178,7 +178,12 @@ pub async fn get(dir: &Path, cid: &Cid, wait: Duration) -> Result<Got, FileError
     })
 }
 
-async fn get_block(
+/// Gets one block through the node on `dir` (fetching from peers for up to `wait`), or
+/// from its store if no node runs there; the peers it came from are added to `sources`.
+///
+/// # Errors
+/// [`FileError`].
+pub async fn get_block(
     dir: &Path,
     cid: &Cid,
     wait: Duration,

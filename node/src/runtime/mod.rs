@@ -51,6 +51,8 @@
 //! taking control requests, leaves the rendezvous room, closes its peer connections
 //! (peers see them close at once) and closes the store, releasing its lock.
 
+pub mod actor_files;
+mod actors;
 pub mod config;
 pub mod control;
 mod control_server;

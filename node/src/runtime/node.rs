@@ -17,6 +17,7 @@ use rand_core::{OsRng, RngCore as _};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::actors::Actors;
 use super::config::{NodeConfig, Stack};
 use super::control::{FetchRecord, MisbehaviourRecord, Reply, socket_path};
 use super::control_server::{self, Pending};
@@ -157,6 +158,7 @@ pub struct Node {
     pub(crate) fetched: VecDeque<FetchRecord>,
     pub(crate) misbehaviour: VecDeque<MisbehaviourRecord>,
     pub(crate) bad_signals: BTreeMap<NodeId, BadSender>,
+    pub(crate) actors: Actors,
 }
 
 fn bind_transport(config: &NodeConfig, key: NodeKey) -> Result<WebRtcTransport, NodeError> {
@@ -241,7 +243,8 @@ impl Node {
         let start = StdInstant::now();
         let mesh = Mesh::new(mesh_config, Instant::from_micros(0));
         tracing::info!(node = %id, %udp, stack, "node started");
-        Ok(Node {
+        let actors = Actors::load(&config.data_dir);
+        let mut node = Node {
             info: NodeInfo {
                 id,
                 new_identity,
@@ -266,7 +269,10 @@ impl Node {
             fetched: VecDeque::new(),
             misbehaviour: VecDeque::new(),
             bad_signals: BTreeMap::new(),
-        })
+            actors,
+        };
+        node.announce_stored_heads();
+        Ok(node)
     }
 
     /// What this node is.
@@ -323,6 +329,12 @@ impl Node {
         }
         if let Some(at) = self.rendezvous.retry_at {
             wake = wake.min(at);
+        }
+        if let Some(t) = self.actors_next_wake() {
+            wake = wake.min(self.start + Duration::from_micros(t.as_micros()));
+        }
+        for login in &self.actors.logins {
+            wake = wake.min(login.deadline);
         }
         wake
     }

@@ -108,6 +108,24 @@ impl Node {
                     }
                 }
             },
+            Request::Publish { blocks, heads } => Some(self.publish(&blocks, &heads)),
+            Request::Login {
+                handle,
+                passphrase,
+                timeout_ms,
+            } => match self.start_login(&handle, &passphrase, timeout_ms) {
+                Ok(login) => {
+                    self.actors.logins.push(super::actors::PendingLogin {
+                        login,
+                        reply: Some(reply),
+                        started: StdInstant::now(),
+                        keys_at: None,
+                        deadline: StdInstant::now() + Duration::from_millis(timeout_ms),
+                    });
+                    return;
+                }
+                Err(message) => Some(Reply::Error { message }),
+            },
             Request::Accept { signal } => match self.accept(&signal) {
                 Err(message) => Some(Reply::Error { message }),
                 Ok(Some(peer)) => {
@@ -166,6 +184,67 @@ impl Node {
             }
             Err(e) => error(format!("block store: {e}")),
         }
+    }
+
+    /// Stores blocks pinned by type and announces heads.
+    fn publish(&mut self, blocks: &[String], heads: &[super::control::HeadSpec]) -> Reply {
+        let mut batch = Vec::with_capacity(blocks.len());
+        for text in blocks {
+            let bytes = match STANDARD.decode(text) {
+                Ok(bytes) => bytes,
+                Err(e) => return error(format!("block is not base64: {e}")),
+            };
+            let cid = Cid::of(Codec::DagCbor, &bytes);
+            let block = match Block::from_untrusted(&cid, bytes) {
+                Ok(block) => block,
+                Err(e) => return error(format!("not a block: {e}")),
+            };
+            let class = match block.header() {
+                Ok(header) => quorate_actor_core::pin_class(&header.kind).unwrap_or(PinClass::User),
+                Err(e) => return error(format!("not a Quorate DAG-CBOR block: {e}")),
+            };
+            batch.push((block, PutOptions::pinned(class)));
+        }
+        if let Err(e) = self.driver.store_mut().put_many(&batch) {
+            return error(format!("block store: {e}"));
+        }
+        for spec in heads {
+            let cid = match spec.cid.parse::<Cid>() {
+                Ok(cid) => cid,
+                Err(e) => return error(format!("bad head CID {:?}: {e}", spec.cid)),
+            };
+            let head = quorate_mesh_proto::mesh::Head {
+                name: spec.name.clone(),
+                seq: spec.seq,
+                cid,
+            };
+            if let Err(e) = self.publish_head(head) {
+                return error(format!("cannot announce {}: {e}", spec.name));
+            }
+        }
+        tracing::info!(blocks = blocks.len(), heads = heads.len(), "published");
+        Reply::Published
+    }
+
+    fn start_login(
+        &mut self,
+        handle: &str,
+        passphrase: &str,
+        timeout_ms: u64,
+    ) -> Result<quorate_actor_core::sync::Login, String> {
+        use quorate_actor_core::backup::{Locator, LocatorParams};
+        if timeout_ms == 0 {
+            return Err("the timeout must be positive".into());
+        }
+        // One Argon2id (~0.2 s): the loop pauses for it, once per log-in.
+        let locator =
+            Locator::derive(handle, passphrase, &LocatorParams::V1).map_err(|e| e.to_string())?;
+        let now = self.now();
+        Ok(quorate_actor_core::sync::Login::new(
+            quorate_actor_core::sync::Config::default(),
+            locator,
+            now,
+        ))
     }
 
     /// Takes a copy-paste blob; returns the peer to wait for an answer from, if the blob
