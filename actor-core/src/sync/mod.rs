@@ -36,7 +36,7 @@
 //! names: a head whose block is not a valid head signed by the actor makes the machine
 //! penalise every peer that announced it and carry on with another candidate. Among valid
 //! heads the highest `seq` wins (then the smaller CID); two valid heads or entries for the
-//! same `seq` become [`Equivocation`](crate::feed::Equivocation) evidence.
+//! same `seq` become [`crate::feed::Equivocation`] evidence.
 
 mod drive;
 mod feed_sync;
