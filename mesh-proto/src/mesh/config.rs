@@ -100,7 +100,7 @@ impl Config {
             limits: PeerLimits {
                 max_block_size: u32::try_from(MAX_BLOCK_SIZE).unwrap_or(u32::MAX),
                 max_frame_size: u32::try_from(MAX_FRAME_SIZE).unwrap_or(u32::MAX),
-                frames_per_sec: 2_000,
+                frames_per_sec: 8_000,
                 bytes_per_sec: 64 * 1024 * 1024,
             },
             inline_max: 16 * 1024,

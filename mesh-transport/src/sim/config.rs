@@ -104,7 +104,7 @@ pub enum Behaviour {
     Honest,
     /// Besides its honest traffic, sends every established peer a stream of well-formed
     /// frames with junk content (pings, and gossip on a topic nobody subscribes to) at
-    /// `frames_per_sec` per peer, far above the default limit of 2,000.
+    /// `frames_per_sec` per peer, above the default limit of 8,000.
     Flooder {
         /// Junk frames per second per peer.
         frames_per_sec: u32,
