@@ -17,14 +17,19 @@
 //!   signals (`takeSignals`/`handleSignal`, or the native node's copy-paste blobs),
 //!   `putText`/`putBytes`, `get` (a promise), `flush`, `info`, and the
 //!   `RTCPeerConnection` of a peer for `getStats()`. See `web/www/app.js` and
-//!   `web/e2e/mesh.mjs` for use.
+//!   `web/e2e/mesh.mjs` for use. It can also hold one actor (`quorate-actor-core`):
+//!   `createActor`, `loginActor` (log in anywhere with handle + passphrase: the key
+//!   backup and the whole feed come back from peers), `unlockActor` after a reload,
+//!   `post`/`postMany`, `actorInfo`, `latestPosts`, `forgetActor`; see
+//!   `web/www/actor.js` and `web/e2e/actor.mjs`.
 //! - `rtc`: `BrowserTransport`, the mesh `Transport` over `RTCPeerConnection` and one
 //!   `RTCDataChannel` per peer, speaking the native adapters' signaling and framing
 //!   (`quorate_mesh_transport::webrtc`), so tabs and native nodes connect either way.
 //! - `idb`: `IdbStore`, a `BlockStore` kept in memory and persisted to IndexedDB in
 //!   batched transactions; it passes the block stores' conformance suite in Chromium
 //!   (`scripts/test-web`). All blocks stay in memory (bounded by `StoreConfig::max_bytes`)
-//!   and changes are durable once `IdbStore::flush` resolves.
+//!   and changes are durable once `IdbStore::flush` resolves. `KvStore` keeps a few
+//!   small records (the actor's keystore and heads) in a database of its own.
 //!
 //! They are compiled only for `target_arch = "wasm32"`, so the native workspace build and
 //! tests do not see them.

@@ -26,7 +26,20 @@
 //! by the page) are written behind in one transaction once the step ends, one batch at a
 //! time; `flush()` resolves when everything stored is durable. `WebNode.create` keeps
 //! blocks in memory only. The secret is the page's to keep (see `web/www/app.js`).
+//!
+//! # Actors
+//! A tab can hold one actor (a person, with keys and a signed feed; `quorate-actor-core`):
+//! `createActor` makes one (and, with a handle, a key backup peers keep for
+//! "log in anywhere"), `loginActor` brings one back from peers with only handle and
+//! passphrase (`sync::Login` driven in this loop), `post`/`postMany` append to its feed,
+//! `unlockActor` opens it again after a reload. Its blocks are pinned in the store, its
+//! feed head (`feed/<actor>`) and backup head (`backup/<locator>`) announced on the mesh
+//! for as long as the tab is open, and its record — the keystore sealed under the
+//! passphrase (Argon2id, 64 MiB) and the heads — kept in a second IndexedDB database,
+//! `<dbName>-actor`, written once the blocks it names are durable. A reloaded tab
+//! announces the stored heads at once and serves the blocks while still locked.
 
+mod actor;
 mod rendezvous;
 mod state;
 mod store;
@@ -42,7 +55,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsError, JsValue};
 
 use crate::browser;
-use crate::idb::IdbStore;
+use crate::idb::{IdbStore, KvStore};
 use state::State;
 use store::NodeStore;
 
@@ -108,6 +121,7 @@ impl WebNode {
         WebNode::build(
             key,
             NodeStore::Memory(MemoryStore::new(StoreConfig::default())),
+            None,
         )
     }
 
@@ -127,13 +141,17 @@ impl WebNode {
         let store = IdbStore::open(&name, StoreConfig::default())
             .await
             .map_err(|e| JsError::new(&e.to_string()))?;
-        WebNode::build(key, NodeStore::Idb(Box::new(store)))
+        let kv = KvStore::open(&format!("{name}-actor"))
+            .await
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        WebNode::build(key, NodeStore::Idb(Box::new(store)), Some(kv))
     }
 
     /// Node state for the page, as JSON: `{node, peers, rendezvous: {state, url, room,
     /// members, joins, error}, blocks, pendingWrites, flushing, committedWrites,
-    /// flushError, persistent, firstPeerMs}` (`firstPeerMs`: `performance.now()` when the
-    /// first peer came up).
+    /// flushError, persistent, firstPeerMs, actor, actorLocked, actorSaveError, login}`
+    /// (`firstPeerMs`: `performance.now()` when the first peer came up; `actor`: the
+    /// actor id held, or null; `login`: `{keys, have, total}` while a login runs).
     #[must_use]
     pub fn info(&self) -> String {
         self.state
@@ -298,16 +316,125 @@ impl WebNode {
     pub fn pump(&self) -> Result<(), JsError> {
         self.with(|_| ())
     }
+
+    /// Creates this tab's actor (a promise, resolved once everything is durable): new
+    /// keys, a profile with display name `name`, a first feed entry, and — if `handle` is
+    /// given — a key backup that `loginActor(handle, passphrase)` finds from any device.
+    /// The keystore is sealed under `passphrase` for `unlockActor`. Runs Argon2id (64 MiB)
+    /// twice, synchronously (once without a handle): let the page paint before calling.
+    /// Resolves to `actorInfo()` plus `locatorMs` and `keystoreMs` (Argon2id timings).
+    ///
+    /// # Errors
+    /// An actor already held (or a login running), an empty passphrase, a bad handle.
+    #[wasm_bindgen(js_name = createActor)]
+    pub fn create_actor(
+        &self,
+        handle: Option<String>,
+        passphrase: &str,
+        name: Option<String>,
+    ) -> Result<Promise, JsError> {
+        let (info, flushed) = self.with(|s| -> Result<(JsValue, Promise), JsError> {
+            let info = s.create_actor(handle.as_deref(), passphrase, name.as_deref())?;
+            Ok((info, s.flush()?))
+        })??;
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            wasm_bindgen_futures::JsFuture::from(flushed).await?;
+            Ok(info)
+        }))
+    }
+
+    /// Logs in with only `handle` and `passphrase` (a promise): derives the backup locator
+    /// (Argon2id, 64 MiB, synchronously: let the page paint first), finds the key backup
+    /// on the mesh, opens it, fetches and verifies the whole feed, pins it, announces its
+    /// heads and saves the keystore under the same passphrase. Resolves to `actorInfo()`
+    /// plus `ms` (from the end of the derivation to the verified feed), `deriveMs` and
+    /// `sealMs`; rejects after `timeoutMs` (default 30,000) without a backup, or without a
+    /// new block once the keys are back.
+    ///
+    /// # Errors
+    /// An actor already held, a login running, a bad handle or passphrase.
+    #[wasm_bindgen(js_name = loginActor)]
+    pub fn login_actor(
+        &self,
+        handle: &str,
+        passphrase: &str,
+        timeout_ms: Option<u32>,
+    ) -> Result<Promise, JsError> {
+        let timeout = timeout_ms.unwrap_or(state::DEFAULT_TIMEOUT_MS);
+        self.with(|s| s.start_login(handle, passphrase, timeout))?
+    }
+
+    /// Opens the saved actor with its passphrase (Argon2id, synchronously) and reads its
+    /// feed back from the store; returns `actorInfo()` plus `unlockMs`.
+    ///
+    /// # Errors
+    /// No saved actor, a wrong passphrase, or a feed missing from the store.
+    #[wasm_bindgen(js_name = unlockActor)]
+    pub fn unlock_actor(&self, passphrase: &str) -> Result<JsValue, JsError> {
+        self.with(|s| s.unlock_actor(passphrase))?
+    }
+
+    /// Appends a post (a `Text` block) to the actor's feed and announces the new head;
+    /// returns `actorInfo()` plus `ms`.
+    ///
+    /// # Errors
+    /// No unlocked actor, or a post over 64 KiB.
+    pub fn post(&self, text: &str) -> Result<JsValue, JsError> {
+        self.with(|s| s.post(&[text.to_owned()]))?
+    }
+
+    /// Appends `n` posts (`"<prefix> 1"` … `"<prefix> n"`, prefix `post` by default) and
+    /// publishes one head for all of them; returns `actorInfo()` plus `ms`.
+    ///
+    /// # Errors
+    /// As `post`; `n` must be 1 to 100,000.
+    #[wasm_bindgen(js_name = postMany)]
+    pub fn post_many(&self, n: u32, prefix: Option<String>) -> Result<JsValue, JsError> {
+        let prefix = prefix.unwrap_or_else(|| "post".to_owned());
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        if n == 0 || n > actor::MAX_BATCH {
+            return Err(JsError::new("n must be 1 to 100,000"));
+        }
+        let texts: Vec<String> = (1..=n).map(|i| format!("{prefix} {i}")).collect();
+        self.with(|s| s.post(&texts))?
+    }
+
+    /// This tab's actor, or `null`: `{actor, name, handle, entries, head, backup, locked}`
+    /// (`head`: CID of the feed head block; `backup`: the backup's head name).
+    #[wasm_bindgen(js_name = actorInfo)]
+    pub fn actor_info(&self) -> JsValue {
+        self.state
+            .try_borrow()
+            .map_or(JsValue::NULL, |s| s.actor_info())
+    }
+
+    /// The newest `n` posts (at most 200) of the unlocked actor, newest first:
+    /// `[{seq, timestamp, text}]` (empty while locked).
+    ///
+    /// # Errors
+    /// A re-entrant call.
+    #[wasm_bindgen(js_name = latestPosts)]
+    pub fn latest_posts(&self, n: u32) -> Result<Array, JsError> {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        self.with(|s| s.latest_posts(n))
+    }
+
+    /// Drops this tab's actor and its saved keystore (its blocks stay; its heads stay
+    /// announced until the tab closes).
+    ///
+    /// # Errors
+    /// A login running.
+    #[wasm_bindgen(js_name = forgetActor)]
+    pub fn forget_actor(&self) -> Result<(), JsError> {
+        self.with(State::forget_actor)?
+    }
 }
 
 impl WebNode {
-    fn build(key: NodeKey, store: NodeStore) -> Result<WebNode, JsError> {
-        let state = Rc::new(RefCell::new(State::new(
-            key,
-            store,
-            random32()?,
-            random32()?,
-        )));
+    fn build(key: NodeKey, store: NodeStore, kv: Option<KvStore>) -> Result<WebNode, JsError> {
+        let mut st = State::new(key, store, kv, random32()?, random32()?);
+        st.load_record();
+        let state = Rc::new(RefCell::new(st));
         let sched = Rc::new(Sched::default());
         let weak: Weak<RefCell<State>> = Rc::downgrade(&state);
         let s = Rc::clone(&sched);

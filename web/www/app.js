@@ -9,6 +9,7 @@
 import init, { WebNode } from "../pkg/quorate_web.js";
 import { claimIdentity } from "./identity.js";
 import { selectedPair } from "./stats.js";
+import { renderActor, wireActor } from "./actor.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -111,8 +112,12 @@ async function main() {
     $("status").textContent = `served by node ${config.node}, but no rendezvous server is configured`;
   }
   wireUi(node);
+  wireActor(node);
   showInfo(node);
-  setInterval(() => showInfo(node), 250);
+  setInterval(() => {
+    showInfo(node);
+    renderActor(node);
+  }, 250);
   // Blocks are written behind; a tab going away writes what it can.
   addEventListener("pagehide", () => node.flush().catch(() => {}));
   document.body.dataset.ready = "true";

@@ -126,8 +126,17 @@ impl Drop for EventWait {
     }
 }
 
-/// Opens (creating or upgrading to [`DB_VERSION`]) the database `name`.
+/// Opens (creating or upgrading to [`DB_VERSION`]) the block database `name`.
 pub(crate) async fn open_database(name: &str) -> Result<IdbDatabase, IdbError> {
+    open_with_store(name, STORE).await
+}
+
+/// Opens (creating or upgrading to [`DB_VERSION`]) the database `name`, whose one object
+/// store is `store`.
+pub(crate) async fn open_with_store(
+    name: &str,
+    store: &'static str,
+) -> Result<IdbDatabase, IdbError> {
     let open_err = |reason: String| IdbError::Open {
         name: name.to_owned(),
         reason,
@@ -142,7 +151,7 @@ pub(crate) async fn open_database(name: &str) -> Result<IdbDatabase, IdbError> {
         let request = request.clone();
         let failure = upgrade_failure.clone();
         Closure::<dyn FnMut(Event)>::new(move |_event: Event| {
-            if let Err(reason) = upgrade(&request) {
+            if let Err(reason) = upgrade(&request, store) {
                 *failure.borrow_mut() = Some(reason);
                 if let Some(tx) = request.transaction() {
                     let _ = tx.abort();
@@ -177,14 +186,14 @@ pub(crate) async fn open_database(name: &str) -> Result<IdbDatabase, IdbError> {
 }
 
 /// Creates the object store in a new database (version 0 → 1).
-fn upgrade(request: &IdbOpenDbRequest) -> Result<(), String> {
+fn upgrade(request: &IdbOpenDbRequest, store: &str) -> Result<(), String> {
     let db = request
         .result()
         .map_err(|e| describe(&e))?
         .dyn_into::<IdbDatabase>()
         .map_err(|_| "IDBOpenDBRequest.result is not an IDBDatabase".to_owned())?;
-    if !db.object_store_names().contains(STORE) {
-        db.create_object_store(STORE).map_err(|e| describe(&e))?;
+    if !db.object_store_names().contains(store) {
+        db.create_object_store(store).map_err(|e| describe(&e))?;
     }
     Ok(())
 }
@@ -220,6 +229,16 @@ pub(crate) fn transaction(
     mode: &str,
     durability: Durability,
 ) -> Result<IdbTransaction, JsValue> {
+    transaction_on(db, STORE, mode, durability)
+}
+
+/// [`transaction`] on the object store `store`.
+pub(crate) fn transaction_on(
+    db: &IdbDatabase,
+    store: &str,
+    mode: &str,
+    durability: Durability,
+) -> Result<IdbTransaction, JsValue> {
     let options = Object::new();
     Reflect::set(
         &options,
@@ -230,7 +249,7 @@ pub(crate) fn transaction(
     method
         .call3(
             db,
-            &JsValue::from_str(STORE),
+            &JsValue::from_str(store),
             &JsValue::from_str(mode),
             &options,
         )?

@@ -43,6 +43,7 @@
 
 mod error;
 mod js;
+mod kv;
 mod record;
 
 use std::collections::BTreeMap;
@@ -57,6 +58,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbTransaction};
 
 pub use error::IdbError;
+pub use kv::{KvStore, KvWrite};
 pub use record::RecordError;
 
 use js::{EventWait, STORE, describe, dom_error};

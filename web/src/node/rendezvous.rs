@@ -21,7 +21,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use crate::browser;
-use crate::idb::FailedFlush;
+use crate::idb::{FailedFlush, IdbError};
 
 /// The protocol's WebSocket subprotocol.
 const SUBPROTOCOL: &str = "quorate-rendezvous.v1";
@@ -43,6 +43,8 @@ pub(super) enum Note {
     Rdv { generation: u64, raw: Raw },
     /// A flush batch finished.
     Flushed(Result<usize, FailedFlush>),
+    /// The actor record was written (or not).
+    Saved(Result<(), IdbError>),
 }
 
 /// A socket or timer event.

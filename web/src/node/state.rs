@@ -1,4 +1,8 @@
-//! The node's state and its step: pump the driver, act on its events, route signals.
+//! The node's state and its step: pump the driver, act on its events, route signals,
+//! drive a login, save the actor's record.
+
+mod actor;
+mod login;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
@@ -19,7 +23,12 @@ use super::rendezvous::{self, Inbox, Note, Rendezvous};
 use super::store::NodeStore;
 use super::to_js_bytes;
 use crate::browser;
+use crate::idb::KvStore;
+use crate::node::actor::{Actor, ActorRecord, RECORD_KEY};
 use crate::rtc::{BrowserTransport, Config, OutgoingSignal};
+use login::LoginTask;
+
+pub(super) use login::DEFAULT_TIMEOUT_MS;
 
 /// Peers the node dials on its own (from peer lists) at most.
 const MAX_PEERS: usize = 8;
@@ -60,8 +69,27 @@ struct Flusher {
     waiters: Vec<(Function, Function)>,
 }
 
+/// The write-behind of the actor record (key-value database).
+#[derive(Default)]
+struct Saver {
+    /// The record changed since the last write.
+    dirty: bool,
+    /// A write is committing.
+    in_flight: bool,
+    /// No new write before this (after a failure).
+    retry_at: Option<Instant>,
+    last_error: Option<String>,
+}
+
 pub(super) struct State {
     driver: Driver<BrowserTransport, NodeStore>,
+    /// The key-value database beside an IndexedDB block store (`None` in memory).
+    kv: Option<KvStore>,
+    /// The actor this tab holds (saved), and its keys once unlocked.
+    record: Option<ActorRecord>,
+    actor: Option<Actor>,
+    saver: Saver,
+    login: Option<Box<LoginTask>>,
     /// Signals for the page to carry: (to, node-envelope payload).
     out: VecDeque<(NodeId, Vec<u8>)>,
     /// Nodes whose signals the page carries (dialed with `dial`, or heard from through
@@ -95,6 +123,7 @@ impl State {
     pub(super) fn new(
         key: NodeKey,
         store: NodeStore,
+        kv: Option<KvStore>,
         mesh_seed: [u8; 32],
         rtc_seed: [u8; 32],
     ) -> State {
@@ -104,6 +133,11 @@ impl State {
         let inbox = Rc::new(Inbox::default());
         State {
             driver: Driver::new(mesh, transport, store),
+            kv,
+            record: None,
+            actor: None,
+            saver: Saver::default(),
+            login: None,
             out: VecDeque::new(),
             page: BTreeSet::new(),
             manual: BTreeSet::new(),
@@ -146,6 +180,7 @@ impl State {
                 self.route(signal);
                 work += 1;
             }
+            work += self.drive_login();
             if work == 0 {
                 break;
             }
@@ -180,6 +215,21 @@ impl State {
                     }
                 }
             }
+            Note::Saved(result) => {
+                self.saver.in_flight = false;
+                match result {
+                    Ok(()) => self.saver.last_error = None,
+                    Err(e) => {
+                        let error = e.to_string();
+                        self.saver.dirty = true;
+                        self.saver.retry_at = Some(browser::now() + FLUSH_RETRY);
+                        for (_, reject) in self.flusher.waiters.drain(..) {
+                            let _ = reject.call1(&JsValue::UNDEFINED, &error.as_str().into());
+                        }
+                        self.saver.last_error = Some(error);
+                    }
+                }
+            }
         }
     }
 
@@ -199,10 +249,11 @@ impl State {
         }
     }
 
-    /// Starts a flush batch if writes wait and none is committing; resolves `flush()`
-    /// promises once nothing waits.
+    /// Starts a flush batch if writes wait and none is committing; then, once every block
+    /// is durable, writes the actor record if it changed (so a saved head never names
+    /// blocks that are not); resolves `flush()` promises once nothing waits.
     fn maybe_flush(&mut self) {
-        if self.flusher.in_flight {
+        if self.flusher.in_flight || self.saver.in_flight {
             return;
         }
         let now = browser::now();
@@ -210,6 +261,8 @@ impl State {
             return;
         }
         let Some(store) = self.driver.store_mut().idb_mut() else {
+            // A memory node keeps its actor record in memory only.
+            self.saver.dirty = false;
             for (resolve, _) in self.flusher.waiters.drain(..) {
                 let _ = resolve.call0(&JsValue::UNDEFINED);
             }
@@ -224,6 +277,12 @@ impl State {
                 });
             }
             Ok(None) => {
+                if self.saver.dirty {
+                    if self.saver.retry_at.is_none_or(|t| t <= now) {
+                        self.save_record();
+                    }
+                    return;
+                }
                 for (resolve, _) in self.flusher.waiters.drain(..) {
                     let _ = resolve.call0(&JsValue::UNDEFINED);
                 }
@@ -235,6 +294,31 @@ impl State {
         }
     }
 
+    /// Writes the actor record (or its deletion) to the key-value database.
+    fn save_record(&mut self) {
+        let Some(kv) = self.kv.as_mut() else {
+            self.saver.dirty = false;
+            return;
+        };
+        let value = self.record.as_ref().map(ActorRecord::to_js);
+        self.saver.dirty = false;
+        self.saver.retry_at = None;
+        match kv.start_write(RECORD_KEY, value) {
+            Ok(write) => {
+                self.saver.in_flight = true;
+                let inbox = Rc::clone(&self.inbox);
+                wasm_bindgen_futures::spawn_local(async move {
+                    inbox.push(Note::Saved(write.wait().await));
+                });
+            }
+            Err(e) => {
+                self.saver.dirty = true;
+                self.saver.retry_at = Some(browser::now() + FLUSH_RETRY);
+                self.saver.last_error = Some(e.to_string());
+            }
+        }
+    }
+
     /// A promise resolved once every stored change is in IndexedDB (at once for a
     /// memory store), rejected if a flush fails.
     pub(super) fn flush(&mut self) -> Result<Promise, JsError> {
@@ -242,6 +326,7 @@ impl State {
         let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
         let waiter = slot.ok_or_else(|| JsError::new("the Promise executor did not run"))?;
         self.flusher.retry_at = None;
+        self.saver.retry_at = None;
         self.flusher.waiters.push(waiter);
         Ok(promise)
     }
@@ -295,6 +380,24 @@ impl State {
             "firstPeerMs",
             self.first_peer_ms.map_or(JsValue::NULL, JsValue::from),
         );
+        set(
+            "actor",
+            self.record
+                .as_ref()
+                .map_or(JsValue::NULL, |r| r.actor.to_string().into()),
+        );
+        set("actorLocked", JsValue::from(self.actor.is_none()));
+        set(
+            "actorSaveError",
+            self.saver
+                .last_error
+                .as_deref()
+                .map_or(JsValue::NULL, JsValue::from),
+        );
+        set(
+            "login",
+            self.login.as_ref().map_or(JsValue::NULL, |l| l.status()),
+        );
         js_sys::JSON::stringify(&o)
             .ok()
             .and_then(|s| s.as_string())
@@ -303,7 +406,11 @@ impl State {
 
     /// Milliseconds until the machine's next timer (at least 0, at most a minute).
     pub(super) fn timer_delay_ms(&self) -> Option<i32> {
-        let at = self.driver.poll_timeout()?;
+        let login = self.login.as_ref().map(|l| l.next_wake());
+        let at = match (self.driver.poll_timeout(), login) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
         let micros = at.as_micros().saturating_sub(browser::now().as_micros());
         let ms = micros.div_ceil(1000).min(60_000);
         i32::try_from(ms).ok()
@@ -324,6 +431,9 @@ impl State {
     }
 
     fn on_event(&mut self, event: DriverEvent) {
+        if let DriverEvent::Mesh(mesh_event) = &event {
+            self.login_event(mesh_event);
+        }
         match event {
             DriverEvent::Mesh(Event::PeerUp { node, .. }) => {
                 self.dialing.remove(&node);
