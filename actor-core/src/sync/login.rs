@@ -11,6 +11,8 @@ use crate::sync::{Config, Event, FeedSync, Output};
 
 /// Most backup candidates tried.
 const MAX_CANDIDATES: usize = 32;
+/// Most backup blocks ever tried (junk announcements cannot grow memory without bound).
+const MAX_TRIED: usize = 1024;
 
 /// Log in anywhere. See the [module docs](crate::sync).
 #[derive(Debug)]
@@ -82,7 +84,8 @@ impl Login {
             });
             return;
         }
-        if self.candidates.len() >= MAX_CANDIDATES && !self.candidates.contains_key(&head.cid) {
+        let full = self.candidates.len() >= MAX_CANDIDATES || self.tried.len() >= MAX_TRIED;
+        if full && !self.candidates.contains_key(&head.cid) {
             return;
         }
         let peers = self.candidates.entry(head.cid).or_default();

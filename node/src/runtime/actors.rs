@@ -90,10 +90,16 @@ impl Actors {
                         }
                     }
                 }
-                Err(e) => tracing::warn!(
-                    "{}: {e}; starting without stored heads",
-                    heads_path.display()
-                ),
+                Err(e) => {
+                    // Keep the damaged file for inspection instead of writing over it.
+                    let kept = heads_path.with_extension("json.corrupt");
+                    let moved = std::fs::rename(&heads_path, &kept);
+                    tracing::warn!(
+                        "{}: {e}; starting without stored heads (the file is kept as {}: {moved:?})",
+                        heads_path.display(),
+                        kept.display()
+                    );
+                }
             }
         }
         Actors {
@@ -101,6 +107,17 @@ impl Actors {
             heads_path,
             ..Actors::default()
         }
+    }
+
+    /// Backup heads whose block `cid` is being checked.
+    fn checking(&self, cid: &Cid) -> Vec<Head> {
+        self.backups
+            .values()
+            .filter_map(|b| match b {
+                Backup::Checking(h) if h.cid == *cid => Some(h.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The heads to announce at start.
@@ -219,16 +236,7 @@ impl Node {
                 }
             }
             Event::Fetched { block, from } => {
-                let checking: Vec<Head> = self
-                    .actors
-                    .backups
-                    .values()
-                    .filter_map(|b| match b {
-                        Backup::Checking(h) if h.cid == *block.cid() => Some(h.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                for head in checking {
+                for head in self.actors.checking(block.cid()) {
                     self.check_backup_block(&head, block, Some(*from), now);
                 }
             }
@@ -245,16 +253,7 @@ impl Node {
     fn want_or_check(&mut self, cid: Cid, now: Instant) {
         match self.driver.store_mut().get(&cid) {
             Ok(Some(block)) => {
-                let heads: Vec<Head> = self
-                    .actors
-                    .backups
-                    .values()
-                    .filter_map(|b| match b {
-                        Backup::Checking(h) if h.cid == cid => Some(h.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                for head in heads {
+                for head in self.actors.checking(&cid) {
                     self.check_backup_block(&head, &block, None, now);
                 }
             }
@@ -440,5 +439,30 @@ impl Node {
             .iter()
             .filter_map(|p| p.login.poll_timeout());
         follows.chain(logins).min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_heads_file_is_kept_aside_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(HEADS_FILE);
+        std::fs::write(&path, b"{ not json").unwrap();
+        let mut actors = Actors::load(dir.path());
+        assert!(actors.stored_heads().is_empty());
+        assert_eq!(
+            std::fs::read(path.with_extension("json.corrupt")).unwrap(),
+            b"{ not json"
+        );
+        let head = Head {
+            name: "feed/x".into(),
+            seq: 1,
+            cid: Cid::of(quorate_mesh_proto::Codec::Raw, b"x"),
+        };
+        actors.remember_head(&head);
+        assert_eq!(Actors::load(dir.path()).stored_heads(), vec![head]);
     }
 }
