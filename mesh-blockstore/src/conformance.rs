@@ -71,6 +71,11 @@ pub const CASES: &[&str] = &[
     "list_by_class_is_sorted",
     "stats_account_every_byte",
     "put_many_reports_per_block",
+    "retained_is_never_evicted",
+    "retained_expires_at_its_deadline_not_before",
+    "retained_merge_rules",
+    "retained_without_deadline_is_rejected",
+    "retained_bytes_are_pinned_until_expired",
 ];
 
 /// Runs one case by name.
@@ -95,6 +100,13 @@ pub fn run_case<S: BlockStore>(name: &str, make: Factory<'_, S>) {
         "list_by_class_is_sorted" => list_by_class_is_sorted(make),
         "stats_account_every_byte" => stats_account_every_byte(make),
         "put_many_reports_per_block" => put_many_reports_per_block(make),
+        "retained_is_never_evicted" => retained_is_never_evicted(make),
+        "retained_expires_at_its_deadline_not_before" => {
+            retained_expires_at_its_deadline_not_before(make);
+        }
+        "retained_merge_rules" => retained_merge_rules(make),
+        "retained_without_deadline_is_rejected" => retained_without_deadline_is_rejected(make),
+        "retained_bytes_are_pinned_until_expired" => retained_bytes_are_pinned_until_expired(make),
         other => panic!("unknown conformance case {other}"),
     }
 }
@@ -123,10 +135,13 @@ macro_rules! conformance_tests {
                 ttl_merge_keeps_the_later_deadline lru_evicts_least_recently_used
                 eviction_frees_enough_for_a_large_block pinned_blocks_are_never_evicted
                 full_store_changes_nothing per_block_limit remove_works_for_any_class
-                list_by_class_is_sorted stats_account_every_byte put_many_reports_per_block);
+                list_by_class_is_sorted stats_account_every_byte put_many_reports_per_block
+                retained_is_never_evicted retained_expires_at_its_deadline_not_before
+                retained_merge_rules retained_without_deadline_is_rejected
+                retained_bytes_are_pinned_until_expired);
             #[test]
             fn every_case_has_a_test() {
-                assert_eq!($crate::conformance::CASES.len(), 16);
+                assert_eq!($crate::conformance::CASES.len(), 21);
             }
         }
     };
@@ -308,23 +323,29 @@ fn eviction_frees_enough_for_a_large_block<S: BlockStore>(make: Factory<'_, S>) 
 }
 
 fn pinned_blocks_are_never_evicted<S: BlockStore>(make: Factory<'_, S>) {
-    let mut s = make(config(300));
-    let pinned: Vec<Block> = (0..2).map(|i| block_of_size(i, 100)).collect();
-    for (b, class) in pinned
-        .iter()
-        .zip([PinClass::ActorKey, PinClass::Attestation])
-    {
+    // One block of every class that is pinned for good (`Retained` has its own cases).
+    let classes: Vec<PinClass> = PinClass::ALL
+        .into_iter()
+        .filter(|c| c.is_pinned() && !c.expires())
+        .collect();
+    let n = classes.len() as u64;
+    let mut s = make(config(100 * n + 100));
+    let pinned: Vec<Block> = (0..)
+        .map(|i| block_of_size(i, 100))
+        .take(classes.len())
+        .collect();
+    for (b, class) in pinned.iter().zip(classes) {
         s.put(b, PutOptions::pinned(class)).unwrap();
     }
     // Cache blocks churn through the remaining 100 bytes; pins stay.
-    for i in 10..20 {
+    for i in 100..110 {
         s.put(&block_of_size(i, 100), PutOptions::cache()).unwrap();
     }
     for b in &pinned {
         assert_eq!(s.get(b.cid()).unwrap().as_ref(), Some(b));
     }
-    assert_eq!(s.stats().pinned_bytes, 200);
-    assert_eq!(s.stats().bytes, 300);
+    assert_eq!(s.stats().pinned_bytes, 100 * n);
+    assert_eq!(s.stats().bytes, 100 * n + 100);
 }
 
 fn full_store_changes_nothing<S: BlockStore>(make: Factory<'_, S>) {
@@ -492,4 +513,238 @@ fn put_many_reports_per_block<S: BlockStore>(make: Factory<'_, S>) {
     assert!(!s.has(huge.cid()).unwrap() && !s.has(b.cid()).unwrap());
     assert!(s.has(c.cid()).unwrap() && s.has(d.cid()).unwrap());
     assert_eq!(s.put_many(&[]).unwrap().len(), 0);
+}
+
+fn retained_is_never_evicted<S: BlockStore>(make: Factory<'_, S>) {
+    let mut s = make(config(300));
+    let held: Vec<Block> = (0..2).map(|i| block_of_size(i, 100)).collect();
+    for b in &held {
+        s.put(b, PutOptions::retained(t(1_000))).unwrap();
+    }
+    // Cache blocks churn through the remaining 100 bytes; retained blocks stay.
+    for i in 10..20 {
+        let evicted = match s.put(&block_of_size(i, 100), PutOptions::cache()).unwrap() {
+            PutOutcome::Stored { evicted } => evicted,
+            other => panic!("{other:?}"),
+        };
+        assert!(held.iter().all(|b| !evicted.contains(b.cid())));
+    }
+    match s.put(&block_of_size(30, 200), PutOptions::cache()) {
+        Err(StoreError::Full {
+            needed: 200,
+            available: 100,
+            ..
+        }) => {}
+        other => panic!("expected Full, got {other:?}"),
+    }
+    for b in &held {
+        assert_eq!(s.get(b.cid()).unwrap().as_ref(), Some(b));
+    }
+    // Once the deadline passes, their room is free again.
+    let mut expect: Vec<Cid> = held.iter().map(|b| *b.cid()).collect();
+    expect.sort();
+    assert_eq!(s.expire(t(1_000)).unwrap(), expect);
+    assert!(s.put(&block_of_size(30, 200), PutOptions::cache()).is_ok());
+}
+
+fn retained_expires_at_its_deadline_not_before<S: BlockStore>(make: Factory<'_, S>) {
+    let mut s = make(config(1 << 20));
+    let [first, via_ttl, cached, last, member, vote] =
+        [1, 2, 3, 4, 5, 6].map(|i| block_of_size(i, 64));
+    s.put(&first, PutOptions::retained(t(10_000))).unwrap();
+    // `ttl` sets the deadline of a Retained put too.
+    s.put(
+        &via_ttl,
+        PutOptions::pinned(PinClass::Retained).ttl(t(0), Duration::from_secs(12)),
+    )
+    .unwrap();
+    s.put(
+        &cached,
+        PutOptions::cache().ttl(t(0), Duration::from_secs(15)),
+    )
+    .unwrap();
+    s.put(&last, PutOptions::retained(t(20_000))).unwrap();
+    // A group member's copy is pinned for good: a deadline is ignored.
+    s.put(
+        &member,
+        PutOptions::pinned(PinClass::GroupMessage).ttl(t(0), Duration::from_secs(1)),
+    )
+    .unwrap();
+    s.put(&vote, PutOptions::pinned(PinClass::Vote)).unwrap();
+    let m = s.meta(via_ttl.cid()).unwrap().unwrap();
+    assert_eq!(
+        (m.class, m.expires_at),
+        (PinClass::Retained, Some(t(12_000)))
+    );
+    let m = s.meta(member.cid()).unwrap().unwrap();
+    assert_eq!((m.class, m.expires_at), (PinClass::GroupMessage, None));
+
+    assert_eq!(s.expire(t(9_999)).unwrap(), Vec::<Cid>::new());
+    assert_eq!(s.get(first.cid()).unwrap().as_ref(), Some(&first));
+    assert_eq!(s.expire(t(10_000)).unwrap(), vec![*first.cid()]);
+    assert_eq!(s.get(first.cid()).unwrap(), None);
+    assert_eq!(
+        s.expire(t(19_999)).unwrap(),
+        vec![*via_ttl.cid(), *cached.cid()]
+    );
+    assert!(s.has(last.cid()).unwrap());
+    assert_eq!(s.expire(t(1_000_000)).unwrap(), vec![*last.cid()]);
+    for kept in [&member, &vote] {
+        assert_eq!(s.get(kept.cid()).unwrap().as_ref(), Some(kept));
+    }
+    assert_eq!(s.stats().blocks, 2);
+    assert!(s.list(PinClass::Retained).unwrap().is_empty());
+}
+
+fn retained_merge_rules<S: BlockStore>(make: Factory<'_, S>) {
+    let mut s = make(config(1 << 20));
+    let [
+        pin_after,
+        pin_before,
+        over_cache,
+        cache_after,
+        later,
+        earlier,
+    ] = [1, 2, 3, 4, 5, 6].map(|i| block_of_size(i, 64));
+    let class_and_deadline = |s: &S, b: &Block| {
+        let m = s.meta(b.cid()).unwrap().unwrap();
+        (m.class, m.expires_at)
+    };
+    // A real pin beats Retained and clears the deadline, whichever comes first.
+    s.put(&pin_after, PutOptions::retained(t(1_000))).unwrap();
+    assert_eq!(
+        s.put(&pin_after, PutOptions::pinned(PinClass::GroupMessage))
+            .unwrap(),
+        PutOutcome::AlreadyPresent
+    );
+    s.put(&pin_before, PutOptions::pinned(PinClass::GroupEpoch))
+        .unwrap();
+    s.put(&pin_before, PutOptions::retained(t(1_000))).unwrap();
+    // Retained beats Cache, and the Cache TTL plays no part.
+    s.put(
+        &over_cache,
+        PutOptions::cache().ttl(t(0), Duration::from_secs(50)),
+    )
+    .unwrap();
+    s.put(&over_cache, PutOptions::retained(t(2_000))).unwrap();
+    // A Cache put over Retained keeps Retained and its deadline.
+    s.put(&cache_after, PutOptions::retained(t(3_000))).unwrap();
+    s.put(&cache_after, PutOptions::cache()).unwrap();
+    s.put(
+        &cache_after,
+        PutOptions::cache().ttl(t(0), Duration::from_secs(60)),
+    )
+    .unwrap();
+    // Retained + Retained keeps the later deadline, in either order.
+    s.put(&later, PutOptions::retained(t(4_000))).unwrap();
+    s.put(&later, PutOptions::retained(t(6_000))).unwrap();
+    s.put(&earlier, PutOptions::retained(t(6_000))).unwrap();
+    s.put(&earlier, PutOptions::retained(t(4_000))).unwrap();
+
+    assert_eq!(
+        class_and_deadline(&s, &pin_after),
+        (PinClass::GroupMessage, None)
+    );
+    assert_eq!(
+        class_and_deadline(&s, &pin_before),
+        (PinClass::GroupEpoch, None)
+    );
+    assert_eq!(
+        class_and_deadline(&s, &over_cache),
+        (PinClass::Retained, Some(t(2_000)))
+    );
+    assert_eq!(
+        class_and_deadline(&s, &cache_after),
+        (PinClass::Retained, Some(t(3_000)))
+    );
+    for b in [&later, &earlier] {
+        assert_eq!(
+            class_and_deadline(&s, b),
+            (PinClass::Retained, Some(t(6_000)))
+        );
+    }
+    assert_eq!(s.stats().pinned_bytes, 6 * 64);
+    // The merged deadlines are the ones `expire` goes by.
+    assert_eq!(s.expire(t(1_999)).unwrap(), Vec::<Cid>::new());
+    assert_eq!(s.expire(t(2_000)).unwrap(), vec![*over_cache.cid()]);
+    assert_eq!(s.expire(t(5_999)).unwrap(), vec![*cache_after.cid()]);
+    let mut both = vec![*later.cid(), *earlier.cid()];
+    both.sort();
+    assert_eq!(s.expire(t(1_000_000)).unwrap(), both);
+    assert!(s.has(pin_after.cid()).unwrap() && s.has(pin_before.cid()).unwrap());
+}
+
+fn retained_without_deadline_is_rejected<S: BlockStore>(make: Factory<'_, S>) {
+    let mut s = make(config(1 << 20));
+    let a = block_of_size(1, 64);
+    let b = block_of_size(2, 64);
+    let undated = PutOptions::pinned(PinClass::Retained);
+    match s.put(&a, undated) {
+        Err(StoreError::RetainedWithoutDeadline { cid }) => assert_eq!(cid, *a.cid()),
+        other => panic!("expected RetainedWithoutDeadline, got {other:?}"),
+    }
+    assert!(!s.has(a.cid()).unwrap());
+    // Nor does it change a stored block.
+    s.put(&b, PutOptions::cache()).unwrap();
+    let before = s.stats();
+    assert!(matches!(
+        s.put(&b, undated),
+        Err(StoreError::RetainedWithoutDeadline { .. })
+    ));
+    assert_eq!(s.stats(), before);
+    assert_eq!(s.meta(b.cid()).unwrap().unwrap().class, PinClass::Cache);
+    // In a batch, only that item fails.
+    let results = s
+        .put_many(&[
+            (a.clone(), undated),
+            (a.clone(), PutOptions::retained(t(1))),
+        ])
+        .unwrap();
+    assert!(matches!(
+        results[0],
+        Err(StoreError::RetainedWithoutDeadline { .. })
+    ));
+    assert!(matches!(results[1], Ok(PutOutcome::Stored { .. })));
+    assert_eq!(s.meta(a.cid()).unwrap().unwrap().expires_at, Some(t(1)));
+}
+
+fn retained_bytes_are_pinned_until_expired<S: BlockStore>(make: Factory<'_, S>) {
+    let mut s = make(config(10_000));
+    let mut held: Vec<Cid> = Vec::new();
+    for i in 0..6u32 {
+        let size = 64 + (i as usize) * 10;
+        let block = block_of_size(i, size);
+        let opts = match i % 3 {
+            0 => PutOptions::retained(t(1_000)),
+            1 => PutOptions::pinned(PinClass::GroupMessage),
+            _ => PutOptions::cache(),
+        };
+        s.put(&block, opts).unwrap();
+        if i % 3 == 0 {
+            held.push(*block.cid());
+        }
+    }
+    // Sizes 64..=114: retained 64 + 94, group messages 74 + 104, cache 84 + 114.
+    assert_eq!(
+        s.stats(),
+        StoreStats {
+            blocks: 6,
+            bytes: 534,
+            pinned_bytes: 336,
+            max_bytes: 10_000
+        }
+    );
+    held.sort();
+    assert_eq!(s.list(PinClass::Retained).unwrap(), held);
+    assert_eq!(s.list(PinClass::GroupMessage).unwrap().len(), 2);
+    assert_eq!(s.expire(t(1_000)).unwrap(), held);
+    assert_eq!(
+        s.stats(),
+        StoreStats {
+            blocks: 4,
+            bytes: 376,
+            pinned_bytes: 178,
+            max_bytes: 10_000
+        }
+    );
 }

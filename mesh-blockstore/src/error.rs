@@ -31,6 +31,16 @@ pub enum StoreError {
         /// The configured cap.
         max: u64,
     },
+    /// API misuse, never caused by stored or peer data: a [`PinClass::Retained`] put
+    /// without a deadline (use [`PutOptions::retained`]). Nothing was stored or changed.
+    ///
+    /// [`PinClass::Retained`]: quorate_mesh_proto::PinClass::Retained
+    /// [`PutOptions::retained`]: crate::PutOptions::retained
+    #[error("block {cid}: a Retained put needs a deadline (PutOptions::retained)")]
+    RetainedWithoutDeadline {
+        /// The block.
+        cid: Cid,
+    },
     /// Stored data does not match what was written (hash mismatch, bad metadata).
     #[error("store data is corrupt: {0}")]
     Corrupt(String),

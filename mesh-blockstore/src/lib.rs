@@ -12,8 +12,13 @@
 //! Every store enforces the same rules:
 //! - a **byte cap** ([`StoreConfig::max_bytes`]) and a **per-block limit**;
 //! - **pin classes** ([`PinClass`]): critical objects (actor keys, feed heads and entries,
-//!   group epochs, membership snapshots, votes, attestations, user pins) are never evicted
-//!   or expired; cache-class blocks are evicted least-recently-used to make room;
+//!   group epochs, membership snapshots, votes, attestations, group messages, user pins)
+//!   are never evicted or expired; cache-class blocks are evicted least-recently-used to
+//!   make room;
+//! - **retention**: a [`PinClass::Retained`] block (put with [`PutOptions::retained`]) is
+//!   held until its deadline, as a store-and-forward cache holds group traffic for
+//!   members who are offline: never evicted to make room (its bytes are pinned bytes),
+//!   removed by [`BlockStore::expire`] once the deadline has passed;
 //! - **TTL**: a cache-class block put with [`PutOptions::expires_at`] is removed by
 //!   [`BlockStore::expire`] once that time has passed. Time is an argument; stores never
 //!   read a clock;
@@ -34,15 +39,19 @@
 //! let now = Instant::from_millis(1_000);
 //! let note = Block::encode(&Text { body: "cached for a minute".into() })?;
 //! let vote = Block::encode(&Text { body: "pretend this is a vote".into() })?;
+//! let held = Block::encode(&Text { body: "pretend this is a group message".into() })?;
 //!
 //! store.put(&note, PutOptions::cache().ttl(now, Duration::from_secs(60)))?;
 //! store.put(&vote, PutOptions::pinned(PinClass::Vote))?;
+//! store.put(&held, PutOptions::retained(now + Duration::from_secs(3_600)))?;
 //! assert!(store.has(note.cid())?);
 //!
 //! // Later, on a timer the driver owns:
 //! let expired = store.expire(now + Duration::from_secs(61))?;
 //! assert_eq!(expired, vec![*note.cid()]);
 //! assert_eq!(store.get(vote.cid())?, Some(vote));   // pinned: never expires
+//! assert!(store.has(held.cid())?);                  // retained: held until its deadline
+//! assert_eq!(store.expire(now + Duration::from_secs(3_600))?, vec![*held.cid()]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -58,7 +67,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(any(test, feature = "test-util"))]
+// Also under `doc`, so the links to it resolve without the feature.
+#[cfg(any(test, doc, feature = "test-util"))]
 pub mod conformance;
 mod error;
 mod index;
@@ -105,11 +115,17 @@ impl StoreConfig {
 }
 
 /// How to keep a block.
+///
+/// Build it with [`PutOptions::cache`], [`PutOptions::pinned`] or [`PutOptions::retained`].
+/// The fields are public; a [`PinClass::Retained`] put with `expires_at: None` is rejected
+/// with [`StoreError::RetainedWithoutDeadline`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PutOptions {
-    /// Pin class; anything but [`PinClass::Cache`] is never evicted or expired.
+    /// Pin class; anything but [`PinClass::Cache`] is never evicted to make room.
     pub class: PinClass,
-    /// For cache-class blocks: removable by [`BlockStore::expire`] from this time on.
+    /// The deadline: removable by [`BlockStore::expire`] from this time on. Optional for
+    /// [`PinClass::Cache`], required for [`PinClass::Retained`], ignored for every other
+    /// class (see [`PinClass::expires`]).
     pub expires_at: Option<Instant>,
 }
 
@@ -123,7 +139,8 @@ impl PutOptions {
         }
     }
 
-    /// A pinned class.
+    /// A pinned class, no deadline. For [`PinClass::Retained`] use
+    /// [`PutOptions::retained`]: a `Retained` put without a deadline is rejected.
     #[must_use]
     pub fn pinned(class: PinClass) -> Self {
         PutOptions {
@@ -132,7 +149,19 @@ impl PutOptions {
         }
     }
 
-    /// Sets the TTL to `ttl` from `now` (ignored for pinned classes).
+    /// [`PinClass::Retained`] until `until`: never evicted to make room, removed by
+    /// [`BlockStore::expire`] from `until` on. A deadline already past is accepted; the
+    /// next `expire` removes the block.
+    #[must_use]
+    pub fn retained(until: Instant) -> Self {
+        PutOptions {
+            class: PinClass::Retained,
+            expires_at: Some(until),
+        }
+    }
+
+    /// Sets the deadline to `ttl` from `now`: a TTL for [`PinClass::Cache`], the end of
+    /// retention for [`PinClass::Retained`], ignored for every other class.
     #[must_use]
     pub fn ttl(mut self, now: Instant, ttl: Duration) -> Self {
         self.expires_at = Some(now + ttl);
@@ -149,7 +178,10 @@ pub enum PutOutcome {
         /// Evicted blocks, oldest use first.
         evicted: Vec<Cid>,
     },
-    /// Already present; class and TTL were merged (a pin beats cache, the later TTL wins).
+    /// Already present; class and deadline were merged: a pin (other than `Retained`)
+    /// beats `Retained` and clears the deadline, `Retained` beats `Cache` and takes its
+    /// own deadline, and between two puts of `Retained` (or two of `Cache`) the later
+    /// deadline wins (for `Cache`, no deadline = never, which wins).
     AlreadyPresent,
 }
 
@@ -160,7 +192,8 @@ pub struct BlockMeta {
     pub size: u32,
     /// Pin class.
     pub class: PinClass,
-    /// TTL deadline, for cache-class blocks.
+    /// Deadline, for the classes that [expire](PinClass::expires): optional for
+    /// `Cache`, always set for `Retained`, `None` for every other class.
     pub expires_at: Option<Instant>,
     /// Recency counter for LRU (larger = more recent).
     pub last_used: u64,
@@ -173,13 +206,13 @@ pub struct StoreStats {
     pub blocks: usize,
     /// Bytes of all blocks.
     pub bytes: u64,
-    /// Bytes of pinned blocks (never evicted).
+    /// Bytes of pinned blocks (never evicted), `Retained` blocks included.
     pub pinned_bytes: u64,
     /// The configured cap.
     pub max_bytes: u64,
 }
 
-/// A content-addressed block store with caps, pin classes and TTLs.
+/// A content-addressed block store with caps, pin classes, retention deadlines and TTLs.
 ///
 /// Implementations must pass [`conformance`]. Operations on a missing CID are not errors.
 pub trait BlockStore {
@@ -206,7 +239,7 @@ pub trait BlockStore {
     ///
     /// # Errors
     /// [`StoreError::TooLarge`], [`StoreError::Full`] (nothing stored, nothing evicted),
-    /// backend errors.
+    /// [`StoreError::RetainedWithoutDeadline`], backend errors.
     fn put(&mut self, block: &Block, opts: PutOptions) -> Result<PutOutcome, StoreError>;
 
     /// Stores several blocks; one result per block, in order. Persistent stores make the
@@ -234,7 +267,8 @@ pub trait BlockStore {
     /// Backend errors.
     fn list(&self, class: PinClass) -> Result<Vec<Cid>, StoreError>;
 
-    /// Removes cache-class blocks whose TTL passed at `now`; returns them, soonest first.
+    /// Removes `Cache` and `Retained` blocks whose deadline is at or before `now`; returns
+    /// them, soonest deadline first (ties in CID order).
     ///
     /// # Errors
     /// Backend errors.

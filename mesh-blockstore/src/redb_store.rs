@@ -3,7 +3,8 @@
 //! Layout (schema version 1):
 //! - table `blocks`: 36-byte binary CID → block bytes;
 //! - table `meta`: CID → 21 bytes `class:u8 | size:u32le | expires_at:u64le (MAX = none) |
-//!   last_used:u64le`;
+//!   last_used:u64le`; `class` is [`PinClass::code`], and a `Retained` row without a
+//!   deadline is corrupt;
 //! - table `store_info`: `"schema_version"` → 1.
 //!
 //! Both tables change in the same transaction, committed with redb's `Immediate`
@@ -193,10 +194,15 @@ fn decode_meta(bytes: &[u8]) -> Option<BlockMeta> {
     let (expires, rest) = rest.split_first_chunk::<8>()?;
     let (last_used, _) = rest.split_first_chunk::<8>()?;
     let expires = u64::from_le_bytes(*expires);
+    let class = PinClass::from_code(*class)?;
+    let expires_at = (expires != u64::MAX).then(|| Instant::from_micros(expires));
+    if class == PinClass::Retained && expires_at.is_none() {
+        return None;
+    }
     Some(BlockMeta {
-        class: PinClass::from_code(*class)?,
+        class,
         size: u32::from_le_bytes(*size),
-        expires_at: (expires != u64::MAX).then(|| Instant::from_micros(expires)),
+        expires_at,
         last_used: u64::from_le_bytes(*last_used),
     })
 }
@@ -343,5 +349,47 @@ mod tests {
         let mut bad = encode_meta(&m);
         bad[0] = 200;
         assert_eq!(decode_meta(&bad), None);
+        let retained = BlockMeta {
+            class: PinClass::Retained,
+            ..m
+        };
+        assert_eq!(decode_meta(&encode_meta(&retained)), Some(retained));
+        let undated = BlockMeta {
+            expires_at: None,
+            ..retained
+        };
+        assert_eq!(
+            decode_meta(&encode_meta(&undated)),
+            None,
+            "Retained needs a deadline"
+        );
+    }
+
+    /// The codes are on disk (and in IndexedDB): a changed code is a storage break.
+    #[test]
+    fn pin_class_codes_are_stable() {
+        let codes: Vec<(PinClass, u8)> = PinClass::ALL.iter().map(|c| (*c, c.code())).collect();
+        assert_eq!(
+            codes,
+            vec![
+                (PinClass::Cache, 0),
+                (PinClass::User, 1),
+                (PinClass::ActorKey, 2),
+                (PinClass::FeedHead, 3),
+                (PinClass::FeedEntry, 4),
+                (PinClass::GroupEpoch, 5),
+                (PinClass::Membership, 6),
+                (PinClass::Vote, 7),
+                (PinClass::Attestation, 8),
+                (PinClass::GroupMessage, 9),
+                (PinClass::Retained, 10),
+            ]
+        );
+        for code in 0..=u8::MAX {
+            assert_eq!(
+                PinClass::from_code(code).map(PinClass::code),
+                (code <= 10).then_some(code)
+            );
+        }
     }
 }

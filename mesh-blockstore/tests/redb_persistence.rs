@@ -70,6 +70,60 @@ fn reopen_keeps_blocks_classes_ttls_and_stats() {
 }
 
 #[test]
+fn reopen_keeps_retained_deadlines_and_group_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let config = StoreConfig::with_max_bytes(1_000);
+    let held = block_of_size(1, 300);
+    let member = block_of_size(2, 200);
+    let upgraded = block_of_size(3, 100);
+    let deadline = Instant::from_millis(90_000);
+    let stats = {
+        let mut s = RedbStore::open(&path, config).unwrap();
+        s.put(&held, PutOptions::retained(Instant::from_millis(60_000)))
+            .unwrap();
+        // A merge that only moves the deadline is persisted too.
+        s.put(&held, PutOptions::retained(deadline)).unwrap();
+        s.put(&member, PutOptions::pinned(PinClass::GroupMessage))
+            .unwrap();
+        s.put(&upgraded, PutOptions::retained(deadline)).unwrap();
+        s.put(&upgraded, PutOptions::pinned(PinClass::GroupEpoch))
+            .unwrap();
+        s.stats()
+    };
+    assert_eq!(stats.pinned_bytes, 600);
+    let mut s = RedbStore::open(&path, config).unwrap();
+    assert_eq!(s.stats(), stats);
+    let class_and_deadline = |s: &RedbStore, b: &Block| {
+        let m = s.meta(b.cid()).unwrap().unwrap();
+        (m.class, m.expires_at)
+    };
+    assert_eq!(
+        class_and_deadline(&s, &held),
+        (PinClass::Retained, Some(deadline))
+    );
+    assert_eq!(
+        class_and_deadline(&s, &member),
+        (PinClass::GroupMessage, None)
+    );
+    assert_eq!(
+        class_and_deadline(&s, &upgraded),
+        (PinClass::GroupEpoch, None)
+    );
+    // Still pinned after the reopen: cache pressure cannot move it.
+    match s.put(&block_of_size(4, 500), PutOptions::cache()) {
+        Err(StoreError::Full { available: 400, .. }) => {}
+        other => panic!("expected Full, got {other:?}"),
+    }
+    assert_eq!(s.expire(Instant::from_millis(89_999)).unwrap(), vec![]);
+    assert_eq!(s.expire(deadline).unwrap(), vec![*held.cid()]);
+    drop(s);
+    let s = RedbStore::open(&path, config).unwrap();
+    assert!(!s.has(held.cid()).unwrap(), "expiry is persisted");
+    assert_eq!(s.stats().pinned_bytes, 300);
+}
+
+#[test]
 fn lru_order_survives_reopen_as_write_order() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.redb");

@@ -36,11 +36,15 @@ pub enum Domain {
     GroupAttestation,
     /// FROST committee protocol messages (DKG, signing, resharing) signed by a member.
     Committee,
+    /// Encrypted group messages, signed by their author.
+    GroupMessage,
+    /// Co-admin certificates of a group, signed by the granter.
+    CoAdmin,
 }
 
 impl Domain {
     /// Every domain, in table order.
-    pub const ALL: [Domain; 8] = [
+    pub const ALL: [Domain; 10] = [
         Domain::Envelope,
         Domain::MeshHandshake,
         Domain::Signaling,
@@ -49,6 +53,8 @@ impl Domain {
         Domain::Vote,
         Domain::GroupAttestation,
         Domain::Committee,
+        Domain::GroupMessage,
+        Domain::CoAdmin,
     ];
 
     /// The tag prefixed to the signed bytes.
@@ -63,6 +69,8 @@ impl Domain {
             Domain::Vote => b"quorate/vote/v1\0",
             Domain::GroupAttestation => b"quorate/group-attestation/v1\0",
             Domain::Committee => b"quorate/committee/v1\0",
+            Domain::GroupMessage => b"quorate/group-message/v1\0",
+            Domain::CoAdmin => b"quorate/co-admin/v1\0",
         }
     }
 

@@ -14,9 +14,14 @@ use serde::{Deserialize, Serialize};
 use crate::block::Block;
 use crate::domain::{Domain, SignatureError};
 
-/// How long a store must keep a block. Everything but [`PinClass::Cache`] is *pinned*:
-/// never evicted to make room and never expired by TTL. Seed 000 §Storage constraints
-/// names the critical objects.
+/// How long a store must keep a block. Seed 000 §Storage constraints names the critical
+/// objects.
+///
+/// | class | evicted to make room | removed by `expire` |
+/// |---|---|---|
+/// | [`Cache`](PinClass::Cache) | yes, least-recently-used first | once its optional deadline passes |
+/// | [`Retained`](PinClass::Retained) | never ([pinned](PinClass::is_pinned)) | once its required deadline passes |
+/// | every other class | never ([pinned](PinClass::is_pinned)) | never |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum PinClass {
@@ -38,11 +43,18 @@ pub enum PinClass {
     Vote,
     /// Group attestations.
     Attestation,
+    /// Group messages a *member* keeps: pinned, never evicted or expired.
+    GroupMessage,
+    /// Held until a deadline: what a blind store-and-forward cache keeps for members who
+    /// are offline (encrypted group messages, epoch states, key envelopes). Never evicted
+    /// to make room (its bytes count as pinned), but removed once its deadline passes.
+    /// A store put requires the deadline.
+    Retained,
 }
 
 impl PinClass {
     /// Every class, in code order.
-    pub const ALL: [PinClass; 9] = [
+    pub const ALL: [PinClass; 11] = [
         PinClass::Cache,
         PinClass::User,
         PinClass::ActorKey,
@@ -52,12 +64,24 @@ impl PinClass {
         PinClass::Membership,
         PinClass::Vote,
         PinClass::Attestation,
+        PinClass::GroupMessage,
+        PinClass::Retained,
     ];
 
-    /// True for every class a store must never evict or expire.
+    /// True for every class a store must never evict to make room: everything but
+    /// [`PinClass::Cache`]. Pinned bytes count against the cap and are never freed by
+    /// eviction. Of the pinned classes only [`PinClass::Retained`] [expires](Self::expires).
     #[must_use]
     pub const fn is_pinned(self) -> bool {
         !matches!(self, PinClass::Cache)
+    }
+
+    /// True for the classes whose blocks a store removes once their deadline passes:
+    /// [`PinClass::Cache`] (when put with one) and [`PinClass::Retained`] (always put
+    /// with one). Every other class ignores deadlines.
+    #[must_use]
+    pub const fn expires(self) -> bool {
+        matches!(self, PinClass::Cache | PinClass::Retained)
     }
 
     /// A stable one-byte code, for stores that persist the class.
@@ -73,6 +97,8 @@ impl PinClass {
             PinClass::Membership => 6,
             PinClass::Vote => 7,
             PinClass::Attestation => 8,
+            PinClass::GroupMessage => 9,
+            PinClass::Retained => 10,
         }
     }
 

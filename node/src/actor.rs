@@ -40,8 +40,8 @@ pub(crate) async fn run(args: ActorArgs) -> Result<(), Failure> {
 }
 
 /// Where secrets come from.
-struct Source {
-    file: Option<PathBuf>,
+pub(crate) struct Source {
+    pub(crate) file: Option<PathBuf>,
 }
 
 impl Source {
@@ -72,7 +72,7 @@ fn read_line() -> Result<Zeroizing<String>, Failure> {
     ))
 }
 
-fn open_identity(dir: &Path, source: &Source) -> Result<Identity, Failure> {
+pub(crate) fn open_identity(dir: &Path, source: &Source) -> Result<Identity, Failure> {
     let bytes = files::read_keystore(dir)?;
     let passphrase = source.passphrase()?;
     Keystore::open(&bytes, &passphrase)

@@ -45,6 +45,11 @@ pub(crate) enum Command {
     /// The passphrase comes from --passphrase-file, else $QUORATE_PASSPHRASE, else one line
     /// on stdin.
     Actor(ActorArgs),
+    /// End-to-end encrypted groups: create, invite, accept, send, read, remove, leave.
+    ///
+    /// Needs `quorate node` running on DIR and the actor's keystore there (`quorate actor
+    /// new`); the passphrase comes as for `quorate actor`.
+    Group(GroupArgs),
     /// Verify a signed block by CID: its hash, its envelope and its Ed25519 signature.
     Verify(VerifyArgs),
     /// Run the whole demo on this machine: a rendezvous server, several nodes, a vote and
@@ -267,6 +272,93 @@ pub(crate) enum ActorCommand {
         #[arg(long, value_name = "N", default_value_t = 1)]
         repeat: u32,
     },
+}
+
+/// `quorate group`.
+#[derive(Debug, Args)]
+pub(crate) struct GroupArgs {
+    #[command(subcommand)]
+    pub(crate) command: GroupCommand,
+    /// Data directory of the running node holding the actor's keystore.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub(crate) data: Option<PathBuf>,
+    /// Read the passphrase from this file (first line) instead of $QUORATE_PASSPHRASE or
+    /// stdin.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) passphrase_file: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+/// `quorate group` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum GroupCommand {
+    /// Create a group; prints its id.
+    Create {
+        /// Display name.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Invite an actor (by id) to a group you administer: they get a sealed invitation on
+    /// the rendezvous topic and join with `quorate group accept`.
+    Invite {
+        /// The group id.
+        #[arg(value_name = "GROUP")]
+        group: String,
+        /// The invitee's actor id.
+        #[arg(value_name = "ACTOR")]
+        actor: String,
+        /// A note for the invitee.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Seconds to wait for the invitee's profile.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Invitations you received.
+    Invitations,
+    /// Accept the invitation to a group (an admin then adds you with a fresh key).
+    Accept {
+        /// The group id.
+        #[arg(value_name = "GROUP")]
+        group: String,
+    },
+    /// Send a message.
+    Send {
+        /// The group id.
+        #[arg(value_name = "GROUP")]
+        group: String,
+        /// The text.
+        #[arg(value_name = "TEXT")]
+        text: String,
+    },
+    /// Print a group's messages, oldest first.
+    Read {
+        /// The group id.
+        #[arg(value_name = "GROUP")]
+        group: String,
+        /// Only the last N.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        last: usize,
+    },
+    /// Remove a member: the next epoch's key never reaches them.
+    Remove {
+        /// The group id.
+        #[arg(value_name = "GROUP")]
+        group: String,
+        /// The member's actor id.
+        #[arg(value_name = "ACTOR")]
+        actor: String,
+    },
+    /// Ask to leave a group (an admin removes you).
+    Leave {
+        /// The group id.
+        #[arg(value_name = "GROUP")]
+        group: String,
+    },
+    /// The groups the node follows (as a member, or as a blind cache).
+    List,
 }
 
 /// `quorate verify`.

@@ -11,6 +11,7 @@
 mod actor;
 mod cli;
 mod commands;
+mod group;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Command::Status(args) => return with_runtime("status", commands::status(args)),
         Command::Signal(args) => return with_runtime("signal", commands::signal(args)),
         Command::Actor(args) => return with_runtime("actor", actor::run(args)),
+        Command::Group(args) => return with_runtime("group", group::run(args)),
         Command::Verify(_) => "verify",
         Command::Demo(_) => "demo",
     };

@@ -187,6 +187,9 @@ conformance_suite!(
     eviction_frees_enough_for_a_large_block pinned_blocks_are_never_evicted
     full_store_changes_nothing per_block_limit remove_works_for_any_class
     list_by_class_is_sorted stats_account_every_byte put_many_reports_per_block
+    retained_is_never_evicted retained_expires_at_its_deadline_not_before
+    retained_merge_rules retained_without_deadline_is_rejected
+    retained_bytes_are_pinned_until_expired
 );
 
 // ---- persistence ----------------------------------------------------------------------

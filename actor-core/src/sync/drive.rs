@@ -6,8 +6,11 @@ use quorate_mesh_proto::{Block, Cid, Instant};
 
 use crate::sync::{Event, FeedSync, Login, Output};
 
-/// A machine [`feed_event`] and [`drain`] can drive: [`FeedSync`] or [`Login`].
+/// A machine [`feed_event`] and [`drain`] can drive: [`FeedSync`] or [`Login`] here, and
+/// the machines of higher layers (groups) that speak the same [`Output`] vocabulary.
 pub trait Machine {
+    /// What the machine tells the application.
+    type Event;
     /// A head a peer announced.
     fn handle_head(&mut self, now: Instant, head: &Head, from: NodeId);
     /// A block from the store (`None`) or a peer.
@@ -15,7 +18,7 @@ pub trait Machine {
     /// Due timers.
     fn handle_timeout(&mut self, now: Instant);
     /// The next output.
-    fn poll_output(&mut self) -> Option<Output>;
+    fn poll_output(&mut self) -> Option<Output<Self::Event>>;
     /// The next timer.
     fn poll_timeout(&self) -> Option<Instant>;
 }
@@ -23,6 +26,7 @@ pub trait Machine {
 macro_rules! machine {
     ($t:ty) => {
         impl Machine for $t {
+            type Event = Event;
             fn handle_head(&mut self, now: Instant, head: &Head, from: NodeId) {
                 <$t>::handle_head(self, now, head, from);
             }
@@ -32,7 +36,7 @@ macro_rules! machine {
             fn handle_timeout(&mut self, now: Instant) {
                 <$t>::handle_timeout(self, now);
             }
-            fn poll_output(&mut self) -> Option<Output> {
+            fn poll_output(&mut self) -> Option<Output<Event>> {
                 <$t>::poll_output(self)
             }
             fn poll_timeout(&self) -> Option<Instant> {
@@ -56,21 +60,30 @@ pub fn feed_event(machine: &mut impl Machine, now: Instant, event: &mesh::Event)
 }
 
 /// What [`drain`] leaves for the caller.
-#[derive(Debug, Default)]
-pub struct Drained {
+#[derive(Debug)]
+pub struct Drained<E = Event> {
     /// Inputs for the mesh machine, in order.
     pub mesh: Vec<Input<'static>>,
     /// Events for the application.
-    pub events: Vec<Event>,
+    pub events: Vec<E>,
+}
+
+impl<E> Default for Drained<E> {
+    fn default() -> Self {
+        Drained {
+            mesh: Vec::new(),
+            events: Vec::new(),
+        }
+    }
 }
 
 /// Carries out every output: a needed block found by `load` (the local store) goes
 /// straight back into the machine; everything else becomes a mesh input or an event.
-pub fn drain(
-    machine: &mut impl Machine,
+pub fn drain<M: Machine>(
+    machine: &mut M,
     now: Instant,
     mut load: impl FnMut(&Cid) -> Option<Block>,
-) -> Drained {
+) -> Drained<M::Event> {
     let mut out = Drained::default();
     while let Some(output) = machine.poll_output() {
         match output {

@@ -84,10 +84,11 @@ impl Default for Config {
     }
 }
 
-/// Something the driver must do.
+/// Something the driver must do. `E` is the machine's event type: [`Event`] for the feed
+/// machines here; other layers (groups) reuse the vocabulary with their own events.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Output {
+pub enum Output<E = Event> {
     /// Ask peers for these heads.
     QueryHeads(Vec<String>),
     /// Obtain this block: the local store first, else the mesh.
@@ -107,7 +108,7 @@ pub enum Output {
     /// Announce this head to peers.
     Announce(Head),
     /// Tell the application.
-    Event(Event),
+    Event(E),
 }
 
 /// What the application hears.

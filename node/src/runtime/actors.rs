@@ -120,12 +120,20 @@ impl Actors {
             .collect()
     }
 
+    /// The verified feed of a followed actor.
+    pub(crate) fn snapshot_of(&self, actor: &ActorId) -> Option<FeedSnapshot> {
+        self.follows
+            .get(actor)
+            .filter(|s| s.is_complete())
+            .and_then(FeedSync::snapshot)
+    }
+
     /// The heads to announce at start.
     pub(crate) fn stored_heads(&self) -> Vec<Head> {
         self.heads.values().cloned().collect()
     }
 
-    fn remember_head(&mut self, head: &Head) {
+    pub(crate) fn remember_head(&mut self, head: &Head) {
         let newer = self
             .heads
             .get(&head.name)
@@ -177,6 +185,9 @@ impl Node {
             {
                 self.follow(actor, now);
             }
+            if let Some(group) = quorate_group_core::group_of_name(&head.name) {
+                self.follow_group(group, now);
+            }
             if let Err(e) = self.driver.handle(now, Input::SetHead(head)) {
                 tracing::warn!("stored head: {e}");
             }
@@ -201,6 +212,11 @@ impl Node {
         }
         self.actors.remember_head(&head);
         Ok(())
+    }
+
+    /// Follows an actor's feed (to learn its profile, say).
+    pub(crate) fn follow_actor(&mut self, actor: ActorId, now: Instant) {
+        self.follow(actor, now);
     }
 
     fn follow(&mut self, actor: ActorId, now: Instant) {
@@ -408,7 +424,11 @@ impl Node {
     }
 
     /// Drives one machine: timers, then outputs (needs answered from the store).
-    fn drive(&mut self, machine: &mut impl Machine, now: Instant) -> (usize, Vec<SyncEvent>) {
+    fn drive(
+        &mut self,
+        machine: &mut impl Machine<Event = SyncEvent>,
+        now: Instant,
+    ) -> (usize, Vec<SyncEvent>) {
         if machine.poll_timeout().is_some_and(|t| t <= now) {
             machine.handle_timeout(now);
         }

@@ -68,6 +68,11 @@ pub struct NodeConfig {
     /// Serve the browser page, its wasm and `/config.json` (this node's id and
     /// rendezvous server) over HTTP; none by default. See [`crate::web`].
     pub web: Option<WebConfig>,
+    /// How long the node holds the blocks of groups it is not a member of, as a blind
+    /// store-and-forward cache for offline members (default 7 days).
+    pub group_retention: Duration,
+    /// Most bytes held per such group (default 64 MiB); beyond it blocks stay evictable.
+    pub group_quota_bytes: u64,
 }
 
 impl NodeConfig {
@@ -86,6 +91,8 @@ impl NodeConfig {
             reconnect_delay: Duration::from_secs(1),
             bad_signal_limit: 16,
             web: None,
+            group_retention: Duration::from_secs(7 * 24 * 3600),
+            group_quota_bytes: 64 * 1024 * 1024,
         }
     }
 }

@@ -77,6 +77,14 @@ pub enum Request {
         /// How long to wait for peers.
         timeout_ms: u64,
     },
+    /// A group command, as the actor whose secret (hex) it carries. The secret crosses the
+    /// local socket only (mode 0600 directory); the node keeps it in memory until it stops.
+    Group {
+        /// The actor secret, hex.
+        secret: String,
+        /// The command.
+        command: super::group_control::GroupCommand,
+    },
 }
 
 /// A named head, as text.
@@ -119,6 +127,8 @@ pub enum Reply {
     Published,
     /// For [`Request::Login`].
     LoggedIn(Box<LoginReply>),
+    /// For [`Request::Group`].
+    Group(Box<super::group_control::GroupReply>),
     /// For [`Request::Put`].
     Put {
         /// The block's CID.

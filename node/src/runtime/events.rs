@@ -35,6 +35,8 @@ impl Node {
                 work += 1;
             }
             work += self.actors_pump(now);
+            work += self.groups_pump(now);
+            work += self.invites_pump();
             while let Some(signal) = self.driver.transport_mut().poll_signal() {
                 self.route_signal(signal);
                 work += 1;
@@ -62,6 +64,7 @@ impl Node {
 
     fn on_mesh_event(&mut self, event: Event) {
         self.actors_on_event(&event);
+        self.groups_on_event(&event);
         match event {
             Event::PeerUp { conn, node, .. } => {
                 tracing::info!(peer = %node.short(), ?conn, "peer up");

@@ -21,6 +21,7 @@ use super::actors::Actors;
 use super::config::{NodeConfig, Stack};
 use super::control::{FetchRecord, MisbehaviourRecord, Reply, socket_path};
 use super::control_server::{self, Pending};
+use super::groups::Groups;
 use super::keyfile::{self, KeyFileError};
 use crate::rendezvous::{self, Client, ClientError};
 use crate::web::{PageConfig, WebError, WebServer};
@@ -159,6 +160,8 @@ pub struct Node {
     pub(crate) misbehaviour: VecDeque<MisbehaviourRecord>,
     pub(crate) bad_signals: BTreeMap<NodeId, BadSender>,
     pub(crate) actors: Actors,
+    pub(crate) groups: Groups,
+    pub(crate) invites: Vec<super::group_commands::PendingInvite>,
 }
 
 fn bind_transport(config: &NodeConfig, key: NodeKey) -> Result<WebRtcTransport, NodeError> {
@@ -270,8 +273,11 @@ impl Node {
             misbehaviour: VecDeque::new(),
             bad_signals: BTreeMap::new(),
             actors,
+            groups: Groups::default(),
+            invites: Vec::new(),
         };
         node.announce_stored_heads();
+        node.subscribe_rendezvous();
         Ok(node)
     }
 
@@ -335,6 +341,12 @@ impl Node {
         }
         for login in &self.actors.logins {
             wake = wake.min(login.deadline);
+        }
+        if let Some(t) = self.groups_next_wake() {
+            wake = wake.min(self.start + Duration::from_micros(t.as_micros()));
+        }
+        for invite in &self.invites {
+            wake = wake.min(invite.deadline);
         }
         wake
     }

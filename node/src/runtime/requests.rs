@@ -126,6 +126,12 @@ impl Node {
                 }
                 Err(message) => Some(Reply::Error { message }),
             },
+            Request::Group { secret, command } => {
+                if let Some((reply, answer)) = self.on_group_command(&secret, command, reply) {
+                    drop(reply.send(answer));
+                }
+                return;
+            }
             Request::Accept { signal } => match self.accept(&signal) {
                 Err(message) => Some(Reply::Error { message }),
                 Ok(Some(peer)) => {

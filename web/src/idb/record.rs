@@ -3,8 +3,8 @@
 //! ```text
 //! { v: 1,                     // record version (a number)
 //!   bytes: Uint8Array,        // the block's bytes, re-hashed against the key on load
-//!   class: 0..=8,             // PinClass::code
-//!   expires_at: BigInt|null,  // TTL deadline in Instant microseconds (cache class only)
+//!   class: 0..=10,            // PinClass::code
+//!   expires_at: BigInt|null,  // deadline in Instant microseconds (Cache and Retained classes)
 //!   seq: BigInt }             // LRU recency at the last write (larger = more recent)
 //! ```
 //!

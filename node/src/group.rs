@@ -1,0 +1,121 @@
+//! `quorate group`: create, invite, invitations, accept, send, read, remove, leave, list.
+//!
+//! Each command opens the actor's keystore with the passphrase and hands the running node
+//! the actor's secret over its control socket, so the node acts as the actor (decrypts,
+//! admits joins) until it stops.
+
+use std::path::Path;
+use std::time::Duration;
+
+use quorate_node::runtime::control::{self, ControlError, Reply, Request};
+use quorate_node::runtime::group_control::{GroupCommand as Command, GroupReply};
+use zeroize::Zeroizing;
+
+use crate::Failure;
+use crate::actor::{Source, open_identity};
+use crate::cli::{GroupArgs, GroupCommand};
+
+pub(crate) async fn run(args: GroupArgs) -> Result<(), Failure> {
+    let dir = args
+        .data
+        .clone()
+        .ok_or_else(|| Failure::Usage("--data DIR is required".into()))?;
+    let (command, wait) = match args.command {
+        GroupCommand::Create { name } => (Command::Create { name }, 10),
+        GroupCommand::Invite {
+            group,
+            actor,
+            note,
+            timeout,
+        } => (
+            Command::Invite {
+                group,
+                actor,
+                note,
+                timeout_ms: timeout.saturating_mul(1000),
+            },
+            timeout + 10,
+        ),
+        GroupCommand::Invitations => (Command::Invitations, 10),
+        GroupCommand::Accept { group } => (Command::Accept { group }, 10),
+        GroupCommand::Send { group, text } => (Command::Send { group, text }, 10),
+        GroupCommand::Read { group, last } => (Command::Read { group, limit: last }, 10),
+        GroupCommand::Remove { group, actor } => (Command::Remove { group, actor }, 10),
+        GroupCommand::Leave { group } => (Command::Leave { group }, 10),
+        GroupCommand::List => (Command::List, 10),
+    };
+    let source = Source {
+        file: args.passphrase_file.clone(),
+    };
+    let identity = open_identity(&dir, &source)?;
+    let secret = Zeroizing::new(hex::encode(identity.secret().expose()));
+    let request = Request::Group {
+        secret: secret.to_string(),
+        command,
+    };
+    let reply = match control::call(&dir, &request, Duration::from_secs(wait)).await {
+        Ok(Reply::Group(reply)) => *reply,
+        Ok(Reply::Error { message }) => return Err(Failure::Failed(message)),
+        Ok(other) => return Err(Failure::Failed(format!("unexpected reply {other:?}"))),
+        Err(ControlError::NotRunning { .. }) => {
+            return Err(Failure::Usage(format!(
+                "groups need a running node: start `quorate node --data {}` first",
+                dir.display()
+            )));
+        }
+        Err(e) => return Err(Failure::Failed(e.to_string())),
+    };
+    print(&dir, &reply, args.json)
+}
+
+fn print(_dir: &Path, reply: &GroupReply, json: bool) -> Result<(), Failure> {
+    if json {
+        let text = serde_json::to_string(reply).map_err(|e| Failure::Failed(e.to_string()))?;
+        println!("{text}");
+        return Ok(());
+    }
+    match reply {
+        GroupReply::Created { group } => println!("group {group}"),
+        GroupReply::Invited { invite } => println!("invite {invite}"),
+        GroupReply::Invitations { invitations } => {
+            for i in invitations {
+                println!(
+                    "group {} from {} invite {} note {:?}",
+                    i.group, i.from, i.invite, i.note
+                );
+            }
+        }
+        GroupReply::Requested { request } => println!("request {request}"),
+        GroupReply::Sent { cid } => println!("message {cid}"),
+        GroupReply::Messages { messages } => {
+            for m in messages {
+                let text = m
+                    .text
+                    .as_deref()
+                    .unwrap_or("[cannot decrypt: no key for this epoch]");
+                println!(
+                    "{} {}…: {text}",
+                    m.epoch,
+                    m.author.get(..8).unwrap_or(&m.author)
+                );
+            }
+        }
+        GroupReply::Epoch { epoch, cid, bytes } => {
+            println!("epoch {epoch} state {cid} rekey_bytes {bytes}");
+        }
+        GroupReply::Groups { groups } => {
+            for g in groups {
+                let role = if g.member { "member" } else { "cache" };
+                let epoch = g.epoch.map_or("?".to_owned(), |e| e.to_string());
+                println!(
+                    "{} {:?} {role} epoch {epoch} members {} messages {}",
+                    g.group,
+                    g.name,
+                    g.members.len(),
+                    g.messages
+                );
+            }
+        }
+    }
+    Ok(())
+}
