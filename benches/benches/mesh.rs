@@ -1,5 +1,8 @@
 //! Two mesh machines exchanging blocks through an in-memory pump: want → load → block →
 //! verify → store, against the raw cost of hashing and copying the same bytes once.
+//! `mesh_pair_fetch_small`: thousands of small blocks wanted at once (a feed rehydration),
+//! with `poll_timeout` after every input as runtimes call it, against hashing the same
+//! blocks; `mesh_poll_timeout`: one `poll_timeout` with thousands of wants outstanding.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,7 +16,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use quorate_mesh_proto::mesh::{Config, ConnId, Input, Mesh, NodeKey, Output};
 use quorate_mesh_proto::{Block, Cid, Instant};
 use sha2::{Digest, Sha256};
@@ -26,6 +29,8 @@ struct Pair {
     store_a: HashMap<Cid, Block>,
     store_b: HashMap<Cid, Block>,
     now: Instant,
+    /// Ask both machines for `poll_timeout` after every input, as a runtime does.
+    poll_timeouts: bool,
 }
 
 impl Pair {
@@ -44,6 +49,7 @@ impl Pair {
             store_a: HashMap::new(),
             store_b: HashMap::new(),
             now,
+            poll_timeouts: false,
         };
         p.a.handle_input(
             now,
@@ -68,15 +74,22 @@ impl Pair {
 
     /// Moves frames both ways until both machines are quiet.
     fn pump(&mut self) {
-        while drain(&mut self.a, &mut self.b, &mut self.store_a, self.now)
-            | drain(&mut self.b, &mut self.a, &mut self.store_b, self.now)
+        let poll = self.poll_timeouts;
+        while drain(&mut self.a, &mut self.b, &mut self.store_a, self.now, poll)
+            | drain(&mut self.b, &mut self.a, &mut self.store_b, self.now, poll)
         {}
     }
 }
 
 /// Handles everything `from` wants done: frames go to `to`, loads and stores hit `store`.
-/// True if a frame moved.
-fn drain(from: &mut Mesh, to: &mut Mesh, store: &mut HashMap<Cid, Block>, now: Instant) -> bool {
+/// True if a frame moved. `poll`: `poll_timeout` after every input, as runtimes do.
+fn drain(
+    from: &mut Mesh,
+    to: &mut Mesh,
+    store: &mut HashMap<Cid, Block>,
+    now: Instant,
+    poll: bool,
+) -> bool {
     let mut moved = false;
     while let Some(out) = from.poll_output() {
         match out {
@@ -87,11 +100,17 @@ fn drain(from: &mut Mesh, to: &mut Mesh, store: &mut HashMap<Cid, Block>, now: I
                     bytes: &frame,
                 };
                 to.handle_input(now, input).unwrap();
+                if poll {
+                    black_box(to.poll_timeout());
+                }
             }
             Output::LoadBlock { conn, cid } => {
                 let block = store.get(&cid).cloned();
                 from.handle_input(now, Input::BlockLoaded { conn, cid, block })
                     .unwrap();
+                if poll {
+                    black_box(from.poll_timeout());
+                }
             }
             Output::StoreBlock(block) => {
                 store.insert(*block.cid(), block);
@@ -150,5 +169,84 @@ fn exchange(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, exchange);
+/// `n` small blocks, about the size of a feed entry or a short post.
+fn small_blocks(n: usize) -> Vec<Block> {
+    (0..n)
+        .map(|i| Block::raw(format!("{i:>96}").into_bytes()).unwrap())
+        .collect()
+}
+
+/// B wants `n` small blocks at once and gets them all from A; a fresh pair each time.
+fn fetch_small(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mesh_pair_fetch_small");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
+    for n in [1_000usize, 10_000] {
+        let blocks = small_blocks(n);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(BenchmarkId::new("baseline_sha256", n), |b| {
+            b.iter(|| {
+                for blk in &blocks {
+                    black_box(Sha256::digest(blk.bytes()));
+                }
+            })
+        });
+        let setup = || {
+            let mut pair = Pair::new();
+            pair.poll_timeouts = true;
+            for blk in &blocks {
+                pair.store_a.insert(*blk.cid(), blk.clone());
+            }
+            pair
+        };
+        g.bench_function(BenchmarkId::new("mesh_want_block", n), |b| {
+            b.iter_batched(
+                setup,
+                |mut pair| {
+                    for blk in &blocks {
+                        let (cid, priority) = (*blk.cid(), 1);
+                        pair.b
+                            .handle_input(pair.now, Input::Want { cid, priority })
+                            .unwrap();
+                        black_box(pair.b.poll_timeout());
+                    }
+                    pair.pump();
+                    assert_eq!(pair.b.stats().fetched as usize, n);
+                    pair
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+/// One `poll_timeout` while B has `n` wants outstanding (A has none of the blocks and
+/// stays silent: B's window is full), against hashing one of the blocks.
+fn poll_timeout(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mesh_poll_timeout");
+    g.measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
+    let one = small_blocks(1);
+    g.bench_function("baseline_sha256_one_block", |b| {
+        b.iter(|| black_box(Sha256::digest(black_box(one[0].bytes()))))
+    });
+    for n in [1_000usize, 10_000] {
+        let mut pair = Pair::new();
+        for blk in small_blocks(n) {
+            let (cid, priority) = (*blk.cid(), 1);
+            pair.b
+                .handle_input(pair.now, Input::Want { cid, priority })
+                .unwrap();
+        }
+        while pair.b.poll_output().is_some() {}
+        g.bench_function(BenchmarkId::new("wants_outstanding", n), |b| {
+            b.iter(|| black_box(black_box(&pair.b).poll_timeout()))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, exchange, fetch_small, poll_timeout);
 criterion_main!(benches);

@@ -199,8 +199,9 @@ pub fn verify_transition(
         return Err(EpochError::BadLink("genesis"));
     }
     let creator = genesis.creator;
-    let members =
-        MemberSet::verify(parts.members, group).map_err(EpochError::object("member set"))?;
+    let known = prev.map(|p| p.members.as_ref());
+    let members = MemberSet::verify_after(parts.members, group, known)
+        .map_err(EpochError::object("member set"))?;
     let policy =
         Policy::verify(parts.policy, group, &creator).map_err(EpochError::object("policy"))?;
     let key_index = KeyIndex::verify(parts.key_index, group, state.epoch)

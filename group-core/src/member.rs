@@ -89,6 +89,20 @@ impl MemberSet {
     /// # Errors
     /// [`ObjectError`] naming what is wrong.
     pub fn verify(block: &Block, group: &GroupId) -> Result<MemberSet, ObjectError> {
+        Self::verify_after(block, group, None)
+    }
+
+    /// [`MemberSet::verify`], skipping the key check of members identical to their entry
+    /// in `known` (the previous epoch's set, already checked): a rekey of N members then
+    /// checks only the newcomers' keys.
+    ///
+    /// # Errors
+    /// As [`MemberSet::verify`].
+    pub fn verify_after(
+        block: &Block,
+        group: &GroupId,
+        known: Option<&MemberSet>,
+    ) -> Result<MemberSet, ObjectError> {
         let set = block.decode::<MemberSet>()?.payload;
         if set.group != *group {
             return Err(ObjectError::WrongGroup);
@@ -103,6 +117,9 @@ impl MemberSet {
             return Err(ObjectError::NotSorted("members"));
         }
         for m in &set.members {
+            if known.and_then(|k| k.get(&m.actor)) == Some(m) {
+                continue;
+            }
             if !m.actor.is_key_of(&m.verifying_key()?) {
                 return Err(ObjectError::WrongSigner);
             }

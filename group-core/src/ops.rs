@@ -270,7 +270,7 @@ pub fn compose(
         .collect();
     parents.sort_unstable_by(|a, b| b.cmp(a));
     parents.truncate(MAX_PARENTS);
-    for m in state.messages().collect::<Vec<_>>().into_iter().rev() {
+    for m in state.messages().rev() {
         if parents.len() >= MAX_PARENTS {
             break;
         }

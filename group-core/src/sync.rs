@@ -25,7 +25,12 @@ use quorate_mesh_proto::mesh::{self, Head, NodeId, Topic};
 use quorate_mesh_proto::{Block, Cid, Duration, Instant};
 
 use crate::id::{GroupId, group_of_name};
-use crate::state::{Change, GroupState, StateConfig};
+use crate::state::{Change, GroupState, Rejection, StateConfig};
+
+/// Head CIDs remembered with their announcers until decided (beyond: heads are ignored).
+const MAX_ANNOUNCED: usize = 1024;
+/// Announcers remembered per CID.
+const MAX_ANNOUNCERS: usize = 16;
 
 /// Settings of a [`GroupSync`].
 #[derive(Clone, Debug)]
@@ -114,7 +119,14 @@ impl GroupSync {
         if group_of_name(&head.name) != Some(self.state.group()) || self.state.knows(&head.cid) {
             return;
         }
-        self.announcers.entry(head.cid).or_default().insert(from);
+        let room = self.announcers.len() < MAX_ANNOUNCED || self.announcers.contains_key(&head.cid);
+        if !room {
+            return;
+        }
+        let by = self.announcers.entry(head.cid).or_default();
+        if by.len() < MAX_ANNOUNCERS {
+            by.insert(from);
+        }
         self.outputs.push_back(Output::Need {
             cid: head.cid,
             priority: 2,
@@ -155,6 +167,10 @@ impl GroupSync {
             Change::Accepted { cid, .. } => {
                 self.announcers.remove(cid);
             }
+            Change::Rejected {
+                reason: Rejection::Full,
+                ..
+            } => {}
             Change::Rejected { cid, reason } => {
                 // Whoever pointed a head at an invalid block lied; blocks on the topic are
                 // relayed by honest peers too, so they are not blamed on the relay.

@@ -382,3 +382,63 @@ fn invite_accept_admit_leave_and_no_automatic_readmission() {
         vec![Some("before 5 joins".into()), Some("hello from 5".into())]
     );
 }
+
+#[test]
+fn a_member_whose_id_is_not_its_key_hash_is_rejected_even_next_to_known_members() {
+    use quorate_group_core::{MemberSet, ObjectError};
+    let mut r = rng(7);
+    let g = group_of(3, &mut r);
+    let known = MemberSet::verify(&g.epoch.members, &g.id).unwrap();
+    let mut forged = Member::of(&person(5));
+    forged.actor = person(6).id();
+    let next = MemberSet::new(g.id, known.members.iter().cloned().chain([forged]));
+    let block = next.to_block().unwrap();
+    assert_eq!(
+        MemberSet::verify_after(&block, &g.id, Some(&known)).unwrap_err(),
+        ObjectError::WrongSigner
+    );
+    let honest = MemberSet::new(
+        g.id,
+        known
+            .members
+            .iter()
+            .cloned()
+            .chain([Member::of(&person(5))]),
+    );
+    assert!(MemberSet::verify_after(&honest.to_block().unwrap(), &g.id, Some(&known)).is_ok());
+}
+
+#[test]
+fn junk_cannot_lock_the_state_and_full_is_not_remembered() {
+    use quorate_group_core::{Draft, EpochKey, GroupState, StateConfig};
+    let mut r = rng(8);
+    let g = group_of(3, &mut r);
+    let mut config = StateConfig::default();
+    config.max_pending = 16;
+    let mut state = GroupState::new(g.id, Some(person(2)), config);
+    // 200 well-formed messages naming epoch states nobody has: parked, then dropped.
+    let key = EpochKey::from_bytes([9; 32]);
+    for i in 0..200u8 {
+        let junk = GroupMessage::seal(
+            &person(9),
+            Draft {
+                group: g.id,
+                epoch: 0,
+                epoch_state: quorate_mesh_proto::Cid::of(quorate_mesh_proto::Codec::Raw, &[i]),
+                key: &key,
+                lamport: 0,
+                parents: vec![],
+            },
+            b"junk",
+            &mut r,
+        )
+        .unwrap();
+        state.insert(junk);
+    }
+    for block in g.blocks() {
+        state.insert(block.clone());
+    }
+    assert!(state.current().is_some(), "the genuine group still loads");
+    assert!(state.key(&state.current().unwrap().cid).is_some());
+    assert!(!state.rejected().values().any(|r| *r == Rejection::Full));
+}

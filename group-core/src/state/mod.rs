@@ -33,8 +33,9 @@ pub use requests::PendingJoin;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct StateConfig {
-    /// Blocks held while waiting for what they name (older ones are not evicted: beyond
-    /// this, new blocks are refused until some resolve).
+    /// Blocks held while waiting for what they name, or not (yet) named by anything. Beyond
+    /// this the oldest such block is dropped to make room (a genuine one is fetched again
+    /// when something names it), so junk cannot lock the state.
     pub max_pending: usize,
     /// Messages kept.
     pub max_messages: usize,
@@ -140,6 +141,15 @@ pub enum Change {
     /// A valid join or leave request arrived: admins look at
     /// [`GroupState::pending_joins`] and [`GroupState::pending_leaves`].
     Request(Cid),
+    /// A valid epoch names a key page that does not belong to it (its admin's fault).
+    KeyPageMismatch {
+        /// The epoch state.
+        epoch_state: Cid,
+        /// The page.
+        page: Cid,
+        /// What does not match.
+        error: ObjectError,
+    },
     /// A block was rejected.
     Rejected {
         /// The block.
@@ -178,6 +188,10 @@ pub struct GroupState {
     /// The bodies of locked messages.
     bodies: BTreeMap<Cid, GroupMessage>,
     asked: BTreeSet<Cid>,
+    /// Blocks in `raw` in arrival order (the oldest is dropped first when full).
+    arrivals: VecDeque<Cid>,
+    /// Components of accepted epochs: kept in `raw`, never dropped.
+    kept: BTreeSet<Cid>,
     changes: VecDeque<Change>,
     invites: BTreeMap<Cid, GroupInvite>,
     joins: BTreeMap<Cid, JoinRequest>,
@@ -213,6 +227,8 @@ impl GroupState {
             locked: BTreeMap::new(),
             bodies: BTreeMap::new(),
             asked: BTreeSet::new(),
+            arrivals: VecDeque::new(),
+            kept: BTreeSet::new(),
             changes: VecDeque::new(),
             invites: BTreeMap::new(),
             joins: BTreeMap::new(),
@@ -284,8 +300,8 @@ impl GroupState {
         self.messages.get(cid)
     }
 
-    /// Messages in display order: `(lamport, CID)`.
-    pub fn messages(&self) -> impl Iterator<Item = &Message> {
+    /// Messages in display order: `(lamport, CID)` (walk it backwards for the latest).
+    pub fn messages(&self) -> impl DoubleEndedIterator<Item = &Message> {
         self.order.iter().filter_map(|(_, c)| self.messages.get(c))
     }
 
@@ -361,17 +377,11 @@ impl GroupState {
             | GroupInvite::TYPE
             | JoinRequest::TYPE
             | LeaveRequest::TYPE => {
-                if self.raw.len() >= self.config.max_pending {
-                    return self.reject(cid, Rejection::Full);
-                }
-                self.raw.insert(cid, block);
+                self.hold(cid, block);
                 self.run(vec![cid]);
             }
             MemberSet::TYPE | Policy::TYPE | KeyIndex::TYPE | KeyPage::TYPE => {
-                if self.raw.len() >= self.config.max_pending {
-                    return self.reject(cid, Rejection::Full);
-                }
-                self.raw.insert(cid, block);
+                self.hold(cid, block);
                 if let Some(epochs) = self.pages.remove(&cid) {
                     for epoch in epochs {
                         self.on_page(epoch, cid);
@@ -384,6 +394,26 @@ impl GroupState {
                 cid,
                 Rejection::Object(ObjectError::Invalid("not a group block type")),
             ),
+        }
+    }
+
+    /// Puts a block in `raw`, first dropping the oldest unneeded-so-far blocks if full.
+    fn hold(&mut self, cid: Cid, block: Block) {
+        while self.raw.len().saturating_sub(self.kept.len()) >= self.config.max_pending {
+            let Some(oldest) = self.arrivals.pop_front() else {
+                break;
+            };
+            if !self.kept.contains(&oldest) && self.raw.remove(&oldest).is_some() {
+                // Fetched again if something names it.
+                self.asked.remove(&oldest);
+            }
+        }
+        self.raw.insert(cid, block);
+        self.arrivals.push_back(cid);
+        // Most arrivals resolve and leave `raw`; forget them now and then.
+        if self.arrivals.len() > 2 * self.raw.len() + 1024 {
+            let raw = &self.raw;
+            self.arrivals.retain(|c| raw.contains_key(c));
         }
     }
 
@@ -445,7 +475,8 @@ impl GroupState {
     }
 
     pub(super) fn reject(&mut self, cid: Cid, reason: Rejection) {
-        if self.rejected.len() < self.config.max_rejected {
+        // `Full` says nothing about the block: it may be taken later.
+        if reason != Rejection::Full && self.rejected.len() < self.config.max_rejected {
             self.rejected.insert(cid, reason.clone());
         }
         self.changes.push_back(Change::Rejected { cid, reason });
@@ -528,6 +559,11 @@ impl GroupState {
             self.changes
                 .push_back(Change::Accepted { cid: part, class });
         }
+        self.kept.extend([
+            epoch.state.members_root,
+            epoch.state.policy_root,
+            epoch.state.message_key_info,
+        ]);
         let pages: Vec<Cid> = epoch.key_index.pages.iter().map(|p| p.cid).collect();
         let better = self.current().is_none_or(|best| epoch.rank() > best.rank());
         self.epochs.insert(cid, epoch);
@@ -553,13 +589,21 @@ impl GroupState {
         else {
             return;
         };
+        // A page that does not match this epoch's index fails this epoch only: another
+        // valid epoch may name the same page genuinely.
         let page = match KeyPage::verify(block, &epoch.key_index) {
             Ok(page) => page,
             Err(e) => {
-                self.raw.remove(&page_cid);
-                return self.reject(page_cid, Rejection::KeyPage(e));
+                let failed = Change::KeyPageMismatch {
+                    epoch_state: epoch_cid,
+                    page: page_cid,
+                    error: e,
+                };
+                self.changes.push_back(failed);
+                return;
             }
         };
+        self.kept.insert(page_cid);
         self.changes.push_back(Change::Accepted {
             cid: page_cid,
             class: KeyPage::PIN,

@@ -380,9 +380,9 @@ impl Mesh {
             if !self.missing.contains_key(&key) && self.missing.len() >= MISSING_CAP {
                 continue;
             }
-            let entry = self.missing.entry(key).or_insert((deadline, Vec::new()));
-            if !entry.1.contains(&conn) && entry.1.len() < ANNOUNCERS_CAP {
-                entry.1.push(conn);
+            let announcers = self.missing.get_or_insert_with(key, deadline, Vec::new);
+            if !announcers.contains(&conn) && announcers.len() < ANNOUNCERS_CAP {
+                announcers.push(conn);
             }
         }
     }
@@ -390,15 +390,10 @@ impl Mesh {
     /// Grafts announcers of ids that did not arrive by push in time.
     pub(crate) fn graft_due(&mut self) {
         let now = self.now;
-        let due: Vec<(Topic, Cid)> = self
-            .missing
-            .iter()
-            .filter(|(_, (at, _))| *at <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
+        let due = self.missing.due(now);
         let mut grafts: BTreeMap<(ConnId, Topic), Vec<Cid>> = BTreeMap::new();
         for key in due {
-            let Some((at, announcers)) = self.missing.get_mut(&key) else {
+            let Some(announcers) = self.missing.get_mut(&key) else {
                 continue;
             };
             announcers.retain(|c| self.peers.get(c).is_some_and(|p| p.is_up()));
@@ -407,7 +402,8 @@ impl Mesh {
                 continue;
             }
             let conn = announcers.remove(0);
-            *at = now + self.config.graft_timeout * 2;
+            self.missing
+                .set_deadline(&key, now + self.config.graft_timeout * 2);
             let list = grafts.entry((conn, key.0.clone())).or_default();
             if list.len() < MAX_LIST {
                 list.push(key.1);

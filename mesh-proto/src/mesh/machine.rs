@@ -15,7 +15,7 @@ use crate::mesh::peer::Peer;
 use crate::mesh::types::{
     ApiMisuse, ConnId, DownReason, Event, Input, Misbehaviour, Output, Stats,
 };
-use crate::mesh::want::Wants;
+use crate::mesh::want::{DeadlineMap, Wants};
 use crate::{Cid, Instant};
 
 /// The sans-IO mesh node. See the [module docs](crate::mesh) for how to drive it.
@@ -30,8 +30,9 @@ pub struct Mesh {
     pub(crate) banned: BTreeMap<NodeId, Instant>,
     pub(crate) topics: BTreeMap<Topic, TopicState>,
     pub(crate) seen: Seen,
-    /// Message ids announced to us but not received: (deadline, topic, cid) → announcers.
-    pub(crate) missing: BTreeMap<(Topic, Cid), (Instant, Vec<ConnId>)>,
+    /// Message ids announced to us but not received: (topic, cid) → announcers, due for
+    /// a graft at their deadline.
+    pub(crate) missing: DeadlineMap<(Topic, Cid), Vec<ConnId>>,
     pub(crate) wants: Wants,
     pub(crate) local_heads: BTreeMap<String, Head>,
     pub(crate) remote_heads: BTreeMap<String, Head>,
@@ -74,7 +75,7 @@ impl Mesh {
             banned: BTreeMap::new(),
             topics: BTreeMap::new(),
             seen,
-            missing: BTreeMap::new(),
+            missing: DeadlineMap::default(),
             wants: Wants::default(),
             local_heads: BTreeMap::new(),
             remote_heads: BTreeMap::new(),
@@ -240,7 +241,8 @@ impl Mesh {
         if !self.local_heads.is_empty() {
             next = next.min(self.next_heads);
         }
-        if let Some(t) = self.missing.values().map(|(t, _)| *t).min() {
+        // Both O(log n): deadline indexes, not scans (this runs after every input).
+        if let Some(t) = self.missing.next_deadline() {
             next = next.min(t);
         }
         if let Some(t) = self.wants.next_deadline() {
