@@ -41,7 +41,7 @@
 #[path = "group/fixture.rs"]
 mod fixture;
 
-use fixture::{Digest, Fixture, fixture};
+use fixture::{Digest, Fixture, Input, as_block, fixture};
 use libfuzzer_sys::fuzz_target;
 use quorate_actor_core::sync::Output;
 use quorate_actor_core::{ActorId, Identity};
@@ -54,27 +54,6 @@ use quorate_mesh_proto::{Block, Cid, Codec, Duration, Instant};
 const HONEST: NodeId = NodeId::from_bytes([0xaa; 32]);
 const MAX_OPS: usize = 256;
 const MAX_NEEDS: usize = 64;
-
-struct Input<'a>(&'a [u8]);
-
-impl<'a> Input<'a> {
-    fn byte(&mut self) -> u8 {
-        let (&b, rest) = self.0.split_first().unwrap_or((&0, &[]));
-        self.0 = rest;
-        b
-    }
-
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
-        let (taken, rest) = self.0.split_at(n.min(self.0.len()));
-        self.0 = rest;
-        taken
-    }
-
-    fn slice(&mut self) -> &'a [u8] {
-        let n = usize::from(self.byte());
-        self.bytes(n)
-    }
-}
 
 struct Run<'f> {
     f: &'f Fixture,
@@ -407,9 +386,4 @@ impl Run<'_> {
             );
         }
     }
-}
-
-/// A block under its own CID (the hash is what `from_untrusted` checks).
-fn as_block(codec: Codec, bytes: &[u8]) -> Block {
-    Block::from_untrusted(&Cid::of(codec, bytes), bytes.to_vec()).expect("its own hash")
 }

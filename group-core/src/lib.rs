@@ -28,7 +28,9 @@
 //!
 //! [`GroupState`] is the reducer: any order and duplication of a group's blocks gives the
 //! same state (proptested over 10,000 permutations). [`sync::GroupSync`] drives it over a
-//! mesh node; [`ops`] makes new blocks.
+//! mesh node; [`ops`] makes new blocks; [`host::GroupHost`] is a node's whole group layer
+//! (every group it follows, its invitations, caching and admission), shared by the native
+//! and browser nodes.
 //!
 //! # What the envelope mode does not protect
 //! Members see each other's keys and ids; so does anyone holding the group's blocks (blind
@@ -89,6 +91,7 @@ mod encode;
 mod epoch;
 mod error;
 mod genesis;
+pub mod host;
 mod id;
 mod key;
 mod member;

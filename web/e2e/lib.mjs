@@ -1,5 +1,6 @@
 // Shared helpers for the end-to-end tests: a static file server for web/ and Chromium.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
@@ -83,4 +84,22 @@ export function inLoopbackNamespace(scriptUrl) {
     { stdio: "inherit", env: { ...process.env, QUORATE_NETNS: "1" } },
   );
   process.exit(run.status ?? 1);
+}
+
+/**
+ * Starts the native `quorate` binary with `args`, remembering the child in `children`;
+ * resolves to [process, first stdout line]. Its log (RUST_LOG, default warn) goes to
+ * stderr only with QUORATE_E2E_VERBOSE set.
+ */
+export function startQuorate(bin, args, children) {
+  const child = spawn(bin, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
+  });
+  children.push(child);
+  child.stderr.on("data", (d) => process.env.QUORATE_E2E_VERBOSE && process.stderr.write(d));
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once("line", (line) => resolve([child, line]));
+    child.once("exit", (code) => reject(new Error(`quorate ${args[0]} exited ${code}`)));
+  });
 }

@@ -16,13 +16,12 @@
 //
 // Runs in a loopback-only network namespace like rtc.mjs. The native binary: $QUORATE_BIN,
 // else target/debug/quorate (run.sh builds it).
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { check, inLoopbackNamespace, launch, serveWeb, waitFor } from "./lib.mjs";
+import { check, inLoopbackNamespace, launch, serveWeb, startQuorate, waitFor } from "./lib.mjs";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const bin = process.env.QUORATE_BIN ?? join(repo, "target/debug/quorate");
@@ -35,18 +34,7 @@ if (!isolated) console.log("mesh: no network namespace (unshare -n failed); any 
 
 const children = [];
 /** Starts `quorate args…`; resolves to [process, first stdout line]. */
-function start(args) {
-  const child = spawn(bin, args, {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
-  });
-  children.push(child);
-  child.stderr.on("data", (d) => process.env.QUORATE_E2E_VERBOSE && process.stderr.write(d));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once("line", (line) => resolve([child, line]));
-    child.once("exit", (code) => reject(new Error(`quorate ${args[0]} exited ${code}`)));
-  });
-}
+const start = (args) => startQuorate(bin, args, children);
 const stop = (child) =>
   new Promise((r) => {
     if (child.exitCode !== null || child.signalCode !== null) return r();

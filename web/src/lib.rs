@@ -1,6 +1,6 @@
 //! # quorate-web
 //!
-//! Quorate in a browser tab (work in progress): the same sans-IO cores as native nodes,
+//! Quorate in a browser tab: the same sans-IO cores as native nodes,
 //! compiled to `wasm32-unknown-unknown` and driven by the page's event loop.
 //!
 //! Build with `scripts/build-web` (it installs what this machine lacks and explains
@@ -21,7 +21,11 @@
 //!   `createActor`, `loginActor` (log in anywhere with handle + passphrase: the key
 //!   backup and the whole feed come back from peers), `unlockActor` after a reload,
 //!   `post`/`postMany`, `actorInfo`, `latestPosts`, `forgetActor`; see
-//!   `web/www/actor.js` and `web/e2e/actor.mjs`.
+//!   `web/www/actor.js` and `web/e2e/actor.mjs`. And groups, through group-core's
+//!   `GroupHost` (the native node's group layer too): `createGroup`, `inviteToGroup`,
+//!   `groupInvitations`, `acceptInvitation`, `sendToGroup`, `groupMessages`,
+//!   `removeFromGroup`, `leaveGroup`, `groups`; see `web/www/group.js` and
+//!   `web/e2e/group.mjs`.
 //! - `rtc`: `BrowserTransport`, the mesh `Transport` over `RTCPeerConnection` and one
 //!   `RTCDataChannel` per peer, speaking the native adapters' signaling and framing
 //!   (`quorate_mesh_transport::webrtc`), so tabs and native nodes connect either way.

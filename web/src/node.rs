@@ -38,6 +38,14 @@
 //! passphrase (Argon2id, 64 MiB) and the heads — kept in a second IndexedDB database,
 //! `<dbName>-actor`, written once the blocks it names are durable. A reloaded tab
 //! announces the stored heads at once and serves the blocks while still locked.
+//!
+//! # Groups
+//! The tab runs group-core's `GroupHost`, as the native node does: `createGroup`,
+//! `inviteToGroup`, `groupInvitations`, `acceptInvitation`, `sendToGroup`,
+//! `groupMessages`, `removeFromGroup`, `leaveGroup`, `groups`. It follows every group it
+//! hears of — as a member for the unlocked actor (decrypts, pins, admits joins if an
+//! admin), as a blind cache of ciphertext for the others — and keeps the group heads it
+//! announced in the actor record, so a reload follows the same groups again.
 
 mod actor;
 mod rendezvous;
@@ -428,11 +436,114 @@ impl WebNode {
     pub fn forget_actor(&self) -> Result<(), JsError> {
         self.with(State::forget_actor)?
     }
+
+    /// Creates a group with the unlocked actor as creator, admin and only member; returns
+    /// its id (hex). Its blocks go out on the group topic at once.
+    ///
+    /// # Errors
+    /// No unlocked actor, an empty or too long name.
+    #[wasm_bindgen(js_name = createGroup)]
+    pub fn create_group(&self, name: &str) -> Result<String, JsError> {
+        self.with(|s| s.create_group(name))?
+    }
+
+    /// Invites actor `actor` (hex id) to `group` (a promise): fetches its profile from the
+    /// mesh (for its encryption key), then publishes an invite block on the group topic and
+    /// a sealed invitation carrying `note` on the rendezvous topic. Resolves to the invite
+    /// block's CID; rejects if the profile does not arrive within `timeoutMs` (default
+    /// 30,000) or the actor may not invite.
+    ///
+    /// # Errors
+    /// Bad ids, no unlocked actor, a group this tab does not follow.
+    #[wasm_bindgen(js_name = inviteToGroup)]
+    pub fn invite_to_group(
+        &self,
+        group: &str,
+        actor: &str,
+        note: Option<String>,
+        timeout_ms: Option<u32>,
+    ) -> Result<Promise, JsError> {
+        let note = note.unwrap_or_default();
+        let timeout = timeout_ms.unwrap_or(state::DEFAULT_TIMEOUT_MS);
+        self.with(|s| s.invite_to_group(group, actor, &note, timeout))?
+    }
+
+    /// Invitations the unlocked actor received: `[{from, group, note, invite}]`, oldest
+    /// first.
+    ///
+    /// # Errors
+    /// A re-entrant call.
+    #[wasm_bindgen(js_name = groupInvitations)]
+    pub fn group_invitations(&self) -> Result<Array, JsError> {
+        self.with(|s| s.group_invitations())
+    }
+
+    /// Accepts the invitation to `group`: publishes a join request (an admin's node admits
+    /// it with the next epoch; the new key then arrives sealed to this actor). Returns the
+    /// request's CID.
+    ///
+    /// # Errors
+    /// No invitation to that group, no unlocked actor.
+    #[wasm_bindgen(js_name = acceptInvitation)]
+    pub fn accept_invitation(&self, group: &str) -> Result<String, JsError> {
+        self.with(|s| s.accept_invitation(group))?
+    }
+
+    /// Sends an encrypted, signed message to `group`; returns its CID.
+    ///
+    /// # Errors
+    /// Not a member of the current epoch, no key yet, a text over 16 KiB.
+    #[wasm_bindgen(js_name = sendToGroup)]
+    pub fn send_to_group(&self, group: &str, text: &str) -> Result<String, JsError> {
+        self.with(|s| s.send_to_group(group, text))?
+    }
+
+    /// The last `limit` (at most 500) messages of `group` in display order (Lamport, then
+    /// CID): `[{cid, author, epoch, lamport, text}]`, `text` `null` where this actor holds
+    /// no key (before it joined, after its removal, or as a blind cache).
+    ///
+    /// # Errors
+    /// A group this tab does not follow.
+    #[wasm_bindgen(js_name = groupMessages)]
+    pub fn group_messages(&self, group: &str, limit: u32) -> Result<Array, JsError> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        self.with(|s| s.group_messages(group, limit))?
+    }
+
+    /// Removes `actor` from `group`: a new epoch whose key is sealed to the remaining
+    /// members only. Returns `{epoch, cid, bytes}` (`bytes`: what the rekey puts on the
+    /// wire).
+    ///
+    /// # Errors
+    /// Not an admin, not a member, no unlocked actor.
+    #[wasm_bindgen(js_name = removeFromGroup)]
+    pub fn remove_from_group(&self, group: &str, actor: &str) -> Result<JsValue, JsError> {
+        self.with(|s| s.remove_from_group(group, actor))?
+    }
+
+    /// Asks to leave `group` (an admin's node removes the actor with the next epoch);
+    /// returns the request's CID.
+    ///
+    /// # Errors
+    /// Not a member, no unlocked actor.
+    #[wasm_bindgen(js_name = leaveGroup)]
+    pub fn leave_group(&self, group: &str) -> Result<String, JsError> {
+        self.with(|s| s.leave_group(group))?
+    }
+
+    /// Every group this tab follows: `[{group, name, epoch, members, member, admin,
+    /// messages}]` (`member: false`: a blind cache of it).
+    ///
+    /// # Errors
+    /// A re-entrant call.
+    pub fn groups(&self) -> Result<Array, JsError> {
+        self.with(|s| s.group_list())
+    }
 }
 
 impl WebNode {
     fn build(key: NodeKey, store: NodeStore, kv: Option<KvStore>) -> Result<WebNode, JsError> {
-        let mut st = State::new(key, store, kv, random32()?, random32()?);
+        let mut st = State::new(key, store, kv, random32()?, random32()?, random32()?);
         st.load_record();
         let state = Rc::new(RefCell::new(st));
         let sched = Rc::new(Sched::default());

@@ -10,6 +10,7 @@ import init, { WebNode } from "../pkg/quorate_web.js";
 import { claimIdentity } from "./identity.js";
 import { selectedPair } from "./stats.js";
 import { renderActor, wireActor } from "./actor.js";
+import { renderGroups, wireGroups } from "./group.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -113,10 +114,12 @@ async function main() {
   }
   wireUi(node);
   wireActor(node);
+  wireGroups(node);
   showInfo(node);
   setInterval(() => {
     showInfo(node);
     renderActor(node);
+    renderGroups(node);
   }, 250);
   // Blocks are written behind; a tab going away writes what it can.
   addEventListener("pagehide", () => node.flush().catch(() => {}));

@@ -18,7 +18,7 @@ use quorate_group_core::ops;
 use quorate_group_core::{
     CoAdminCert, Epoch, GroupGenesis, GroupId, GroupState, Member, Permission, StateConfig,
 };
-use quorate_mesh_proto::{Block, Cid};
+use quorate_mesh_proto::{Block, Cid, Codec};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
@@ -268,4 +268,34 @@ fn build() -> Fixture {
     );
     assert!(reference.pending_leaves.is_empty());
     fixture
+}
+
+/// The fuzz input, read front to back; past the end every byte is 0.
+pub struct Input<'a>(pub &'a [u8]);
+
+impl<'a> Input<'a> {
+    /// The next byte.
+    pub fn byte(&mut self) -> u8 {
+        let (&b, rest) = self.0.split_first().unwrap_or((&0, &[]));
+        self.0 = rest;
+        b
+    }
+
+    /// The next `n` bytes (fewer at the end).
+    pub fn bytes(&mut self, n: usize) -> &'a [u8] {
+        let (taken, rest) = self.0.split_at(n.min(self.0.len()));
+        self.0 = rest;
+        taken
+    }
+
+    /// `len ‖ bytes`: a length byte, then that many bytes.
+    pub fn slice(&mut self) -> &'a [u8] {
+        let n = usize::from(self.byte());
+        self.bytes(n)
+    }
+}
+
+/// `bytes` as a block under its own CID.
+pub fn as_block(codec: Codec, bytes: &[u8]) -> Block {
+    Block::from_untrusted(&Cid::of(codec, bytes), bytes.to_vec()).expect("its own hash")
 }

@@ -348,10 +348,17 @@ impl GroupState {
         self.asked.contains(cid) && !self.knows(cid)
     }
 
-    /// Blocks asked for that have not arrived (forgets the ones that did).
+    /// Blocks asked for, or waited for, that are not here (forgets the ones that are):
+    /// what a resume asks for again. Something still waited for is asked again even if it
+    /// arrived once and was dropped since.
     pub fn outstanding(&mut self) -> Vec<Cid> {
         let asked = core::mem::take(&mut self.asked);
-        self.asked = asked.into_iter().filter(|c| !self.knows(c)).collect();
+        let waited = self.waiting.keys().chain(self.pages.keys()).copied();
+        self.asked = asked
+            .into_iter()
+            .chain(waited)
+            .filter(|c| !self.knows(c))
+            .collect();
         self.asked.iter().copied().collect()
     }
 

@@ -120,14 +120,6 @@ impl Actors {
             .collect()
     }
 
-    /// The verified feed of a followed actor.
-    pub(crate) fn snapshot_of(&self, actor: &ActorId) -> Option<FeedSnapshot> {
-        self.follows
-            .get(actor)
-            .filter(|s| s.is_complete())
-            .and_then(FeedSync::snapshot)
-    }
-
     /// The heads to announce at start.
     pub(crate) fn stored_heads(&self) -> Vec<Head> {
         self.heads.values().cloned().collect()
@@ -185,8 +177,8 @@ impl Node {
             {
                 self.follow(actor, now);
             }
-            if let Some(group) = quorate_group_core::group_of_name(&head.name) {
-                self.follow_group(group, now);
+            if quorate_group_core::group_of_name(&head.name).is_some() {
+                self.restore_group_head(head.clone());
             }
             if let Err(e) = self.driver.handle(now, Input::SetHead(head)) {
                 tracing::warn!("stored head: {e}");
@@ -212,11 +204,6 @@ impl Node {
         }
         self.actors.remember_head(&head);
         Ok(())
-    }
-
-    /// Follows an actor's feed (to learn its profile, say).
-    pub(crate) fn follow_actor(&mut self, actor: ActorId, now: Instant) {
-        self.follow(actor, now);
     }
 
     fn follow(&mut self, actor: ActorId, now: Instant) {

@@ -36,7 +36,6 @@ impl Node {
             }
             work += self.actors_pump(now);
             work += self.groups_pump(now);
-            work += self.invites_pump();
             while let Some(signal) = self.driver.transport_mut().poll_signal() {
                 self.route_signal(signal);
                 work += 1;

@@ -2,6 +2,7 @@
 //! actor's secret (hex; the CLI opens the keystore with the passphrase), so the node acts
 //! as that actor — decrypts its groups, admits the joins it may admit — until it stops.
 
+pub use quorate_group_core::host::{GroupView, InvitationView, MessageView};
 use serde::{Deserialize, Serialize};
 
 /// A group command.
@@ -60,51 +61,6 @@ pub enum GroupCommand {
     },
     /// The groups this node follows.
     List,
-}
-
-/// One message, as `quorate group read` prints it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageView {
-    /// Its CID.
-    pub cid: String,
-    /// The author's actor id.
-    pub author: String,
-    /// Epoch number.
-    pub epoch: u64,
-    /// Lamport clock.
-    pub lamport: u64,
-    /// The text, if this actor can read it.
-    pub text: Option<String>,
-}
-
-/// One group, as `quorate group list` prints it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupView {
-    /// Group id.
-    pub group: String,
-    /// Display name (from the genesis).
-    pub name: String,
-    /// Current epoch number, if known.
-    pub epoch: Option<u64>,
-    /// Members of the current epoch.
-    pub members: Vec<String>,
-    /// Whether the node's actor is a member (otherwise a blind cache).
-    pub member: bool,
-    /// Messages held.
-    pub messages: usize,
-}
-
-/// One invitation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvitationView {
-    /// Who sent it.
-    pub from: String,
-    /// The group.
-    pub group: String,
-    /// The note.
-    pub note: String,
-    /// The invite block.
-    pub invite: String,
 }
 
 /// The answer to a [`GroupCommand`].

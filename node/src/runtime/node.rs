@@ -21,7 +21,6 @@ use super::actors::Actors;
 use super::config::{NodeConfig, Stack};
 use super::control::{FetchRecord, MisbehaviourRecord, Reply, socket_path};
 use super::control_server::{self, Pending};
-use super::groups::Groups;
 use super::keyfile::{self, KeyFileError};
 use crate::rendezvous::{self, Client, ClientError};
 use crate::web::{PageConfig, WebError, WebServer};
@@ -160,8 +159,12 @@ pub struct Node {
     pub(crate) misbehaviour: VecDeque<MisbehaviourRecord>,
     pub(crate) bad_signals: BTreeMap<NodeId, BadSender>,
     pub(crate) actors: Actors,
-    pub(crate) groups: Groups,
-    pub(crate) invites: Vec<super::group_commands::PendingInvite>,
+    pub(crate) groups: quorate_group_core::host::GroupHost,
+    /// `quorate group invite` callers waiting for the outcome.
+    pub(crate) invite_replies: BTreeMap<
+        quorate_group_core::host::InviteTicket,
+        tokio::sync::oneshot::Sender<super::control::Reply>,
+    >,
 }
 
 fn bind_transport(config: &NodeConfig, key: NodeKey) -> Result<WebRtcTransport, NodeError> {
@@ -247,6 +250,7 @@ impl Node {
         let mesh = Mesh::new(mesh_config, Instant::from_micros(0));
         tracing::info!(node = %id, %udp, stack, "node started");
         let actors = Actors::load(&config.data_dir);
+        let groups = super::groups::host(&config, id);
         let mut node = Node {
             info: NodeInfo {
                 id,
@@ -273,11 +277,10 @@ impl Node {
             misbehaviour: VecDeque::new(),
             bad_signals: BTreeMap::new(),
             actors,
-            groups: Groups::default(),
-            invites: Vec::new(),
+            groups,
+            invite_replies: BTreeMap::new(),
         };
         node.announce_stored_heads();
-        node.subscribe_rendezvous();
         Ok(node)
     }
 
@@ -342,11 +345,8 @@ impl Node {
         for login in &self.actors.logins {
             wake = wake.min(login.deadline);
         }
-        if let Some(t) = self.groups_next_wake() {
+        if let Some(t) = self.groups.poll_timeout() {
             wake = wake.min(self.start + Duration::from_micros(t.as_micros()));
-        }
-        for invite in &self.invites {
-            wake = wake.min(invite.deadline);
         }
         wake
     }

@@ -9,7 +9,8 @@
 //! { v: 1, actor: hex, name: string|null, handle: string|null,
 //!   keystore: Uint8Array,                        // keystore file bytes (Argon2id-sealed)
 //!   feed:   { name, seq: BigInt, cid: string },  // the feed head announced
-//!   backup: { name, seq: BigInt, cid: string } | null }
+//!   backup: { name, seq: BigInt, cid: string } | null,
+//!   groups: [{ name, seq: BigInt, cid: string }] }  // group heads announced (absent before groups)
 //! ```
 //! All of it is public (it is what the mesh hears) except the keystore, which only the
 //! passphrase opens. A record that does not decode is ignored (and reported by `info`).
@@ -37,6 +38,8 @@ pub(super) const MAX_NAME_LEN: usize = 128;
 pub(super) const MAX_POST_LEN: usize = 64 * 1024;
 /// Most entries one `postMany` appends.
 pub(super) const MAX_BATCH: usize = 100_000;
+/// Group heads kept in the record at most (two per group).
+pub(super) const MAX_GROUP_HEADS: usize = 512;
 /// Most entries scanned (newest first) to find the latest posts.
 const MAX_SCAN: usize = 1024;
 
@@ -49,6 +52,8 @@ pub(super) struct ActorRecord {
     pub(super) keystore: Vec<u8>,
     pub(super) feed: Head,
     pub(super) backup: Option<Head>,
+    /// Heads of the groups the tab follows, as it last announced them.
+    pub(super) groups: Vec<Head>,
 }
 
 fn set(o: &Object, k: &str, v: &JsValue) {
@@ -101,6 +106,8 @@ impl ActorRecord {
             "backup",
             &self.backup.as_ref().map_or(JsValue::NULL, head_to_js),
         );
+        let groups: js_sys::Array = self.groups.iter().map(head_to_js).collect();
+        set(&o, "groups", &groups.into());
         o.into()
     }
 
@@ -132,6 +139,16 @@ impl ActorRecord {
             b if b.is_null() || b.is_undefined() => None,
             b => Some(head_from_js(&b)?),
         };
+        // Absent in records saved before groups; a bad head is dropped, not fatal.
+        let groups = match field("groups") {
+            g if js_sys::Array::is_array(&g) => js_sys::Array::from(&g)
+                .iter()
+                .take(MAX_GROUP_HEADS)
+                .filter_map(|h| head_from_js(&h).ok())
+                .filter(|h| quorate_group_core::group_of_name(&h.name).is_some())
+                .collect(),
+            _ => Vec::new(),
+        };
         let text = |k: &str, max: usize| field(k).as_string().filter(|s| s.len() <= max);
         Ok(ActorRecord {
             actor,
@@ -140,6 +157,7 @@ impl ActorRecord {
             keystore,
             feed,
             backup,
+            groups,
         })
     }
 }
@@ -169,7 +187,7 @@ impl std::fmt::Debug for Actor {
 }
 
 /// Milliseconds since the Unix epoch (the page's clock).
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     #[allow(
         clippy::cast_possible_truncation,
         reason = "a non-negative f64 of epoch milliseconds fits u64; `as` saturates"

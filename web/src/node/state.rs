@@ -2,6 +2,7 @@
 //! drive a login, save the actor's record.
 
 mod actor;
+mod groups;
 mod login;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -26,6 +27,7 @@ use crate::browser;
 use crate::idb::KvStore;
 use crate::node::actor::{Actor, ActorRecord, RECORD_KEY};
 use crate::rtc::{BrowserTransport, Config, OutgoingSignal};
+use groups::Groups;
 use login::LoginTask;
 
 pub(super) use login::DEFAULT_TIMEOUT_MS;
@@ -107,6 +109,8 @@ pub(super) struct State {
     flusher: Flusher,
     /// `performance.now()` of the first peer up, in ms.
     first_peer_ms: Option<f64>,
+    /// Every group the tab follows (group-core's host).
+    groups: Groups,
 }
 
 impl std::fmt::Debug for State {
@@ -126,6 +130,7 @@ impl State {
         kv: Option<KvStore>,
         mesh_seed: [u8; 32],
         rtc_seed: [u8; 32],
+        group_seed: [u8; 32],
     ) -> State {
         let me = key.id();
         let transport = BrowserTransport::new(key.clone(), Config::default(), rtc_seed);
@@ -150,6 +155,7 @@ impl State {
             inbox,
             flusher: Flusher::default(),
             first_peer_ms: None,
+            groups: Groups::new(me, group_seed),
         }
     }
 
@@ -181,6 +187,7 @@ impl State {
                 work += 1;
             }
             work += self.drive_login();
+            work += self.groups_pump();
             if work == 0 {
                 break;
             }
@@ -407,10 +414,10 @@ impl State {
     /// Milliseconds until the machine's next timer (at least 0, at most a minute).
     pub(super) fn timer_delay_ms(&self) -> Option<i32> {
         let login = self.login.as_ref().map(|l| l.next_wake());
-        let at = match (self.driver.poll_timeout(), login) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => a.or(b)?,
-        };
+        let at = [self.driver.poll_timeout(), login, self.groups_next_wake()]
+            .into_iter()
+            .flatten()
+            .min()?;
         let micros = at.as_micros().saturating_sub(browser::now().as_micros());
         let ms = micros.div_ceil(1000).min(60_000);
         i32::try_from(ms).ok()
@@ -433,6 +440,7 @@ impl State {
     fn on_event(&mut self, event: DriverEvent) {
         if let DriverEvent::Mesh(mesh_event) = &event {
             self.login_event(mesh_event);
+            self.groups_on_event(mesh_event);
         }
         match event {
             DriverEvent::Mesh(Event::PeerUp { node, .. }) => {

@@ -67,6 +67,7 @@ impl State {
                 if let Some(backup) = record.backup.clone() {
                     self.announce(backup);
                 }
+                self.restore_groups(record.groups.clone());
                 self.record = Some(record);
             }
             Err(e) => self.saver.last_error = Some(format!("the saved actor is unreadable: {e}")),
@@ -143,6 +144,7 @@ impl State {
             keystore,
             feed: head,
             backup,
+            groups: Vec::new(),
         });
         self.actor = Some(actor);
         self.saver.dirty = true;

@@ -307,6 +307,7 @@ impl State {
             keystore,
             feed,
             backup: backup_head,
+            groups: Vec::new(),
         });
         self.actor = Some(actor);
         self.saver.dirty = true;
