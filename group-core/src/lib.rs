@@ -112,6 +112,9 @@ pub use key::{
 };
 pub use member::{MAX_MEMBERS, Member, MemberSet};
 pub use message::{Draft, GroupMessage, MAX_PARENTS, MAX_PLAINTEXT, MessageError};
-pub use policy::{AdminRule, CoAdminCert, MAX_CO_ADMINS, Permission, Policy, Rule};
+pub use policy::{
+    AdminRule, CoAdminCert, Eligible, Fraction, MAX_ACTION_TYPE, MAX_ACTION_TYPES, MAX_CO_ADMINS,
+    MAX_RULES, Permission, Policy, Rule, Silent, Tie, is_action_type,
+};
 pub use request::{GroupInvite, JoinRequest, LeaveRequest, MAX_NOTE, invitation_body};
 pub use state::{Change, GroupState, Message, PendingJoin, Rejection, StateConfig};

@@ -16,7 +16,7 @@ use crate::id::GroupId;
 use crate::key::{Distribution, EpochKey};
 use crate::member::{MAX_MEMBERS, Member, MemberSet};
 use crate::message::{Draft, GroupMessage, MAX_PARENTS, MessageError};
-use crate::policy::{CoAdminCert, Permission, Policy};
+use crate::policy::{CoAdminCert, Permission, Policy, Rule};
 use crate::state::GroupState;
 
 /// The blocks of one epoch and its key.
@@ -111,12 +111,31 @@ pub fn create_group(
     now_ms: u64,
     rng: &mut impl CryptoRngCore,
 ) -> Result<NewGroup, OpError> {
+    create_group_with_rules(creator, name, members, co_admins, Vec::new(), now_ms, rng)
+}
+
+/// [`create_group`] with voting rules in the policy besides the admin rule (governance's
+/// [`Rule::FractionalApproval`], [`Rule::Quorum`]).
+///
+/// # Errors
+/// [`OpError`]; [`OpError::Object`] if a rule is malformed.
+pub fn create_group_with_rules(
+    creator: &Identity,
+    name: &str,
+    members: Vec<Member>,
+    co_admins: Vec<CoAdminCert>,
+    rules: Vec<Rule>,
+    now_ms: u64,
+    rng: &mut impl CryptoRngCore,
+) -> Result<NewGroup, OpError> {
     let (id, genesis) = GroupGenesis::create(creator, name, now_ms, rng)?;
     let members = MemberSet::new(id, core::iter::once(Member::of(creator)).chain(members));
     if members.len() > MAX_MEMBERS {
         return Err(OpError::Size);
     }
-    let policy = Policy::admins(id, co_admins);
+    let mut policy = Policy::admins(id, co_admins);
+    policy.rules.extend(voting_rules(rules));
+    check_policy(&policy, &creator.id())?;
     let epoch = make_epoch(
         creator,
         Template {
@@ -144,6 +163,25 @@ pub struct EpochChange {
     pub remove: Vec<ActorId>,
     /// The new co-admin list, if it changes.
     pub co_admins: Option<Vec<CoAdminCert>>,
+    /// The new voting rules (every rule but the admin rule), if they change.
+    pub rules: Option<Vec<Rule>>,
+    /// The new committee (`committeeRoot`: the block naming the group key `PK_G`), if it
+    /// changes.
+    pub committee: Option<quorate_mesh_proto::Cid>,
+}
+
+/// The voting rules of `rules` (an admin rule among them is dropped: co-admins change
+/// through [`EpochChange::co_admins`]).
+fn voting_rules(rules: Vec<Rule>) -> impl Iterator<Item = Rule> {
+    rules
+        .into_iter()
+        .filter(|r| !matches!(r, Rule::Admins { .. }))
+}
+
+/// Checks a policy made here as receivers will.
+fn check_policy(policy: &Policy, creator: &ActorId) -> Result<(), OpError> {
+    Policy::verify(&policy.to_block()?, &policy.group, creator)?;
+    Ok(())
 }
 
 /// Makes the epoch after the current one, signed by `admin`, with a fresh key sealed to
@@ -166,7 +204,9 @@ pub fn next_epoch(
     let rule = current.admins(genesis);
     let held = rule.permission(&admin.id()).ok_or(OpError::NotAdmin)?;
     let changes_members = !change.add.is_empty() || !change.remove.is_empty();
-    if (change.co_admins.is_some() && held != Permission::Full)
+    let changes_policy =
+        change.co_admins.is_some() || change.rules.is_some() || change.committee.is_some();
+    if (changes_policy && held != Permission::Full)
         || (changes_members && held == Permission::RotationOnly)
     {
         return Err(OpError::NotPermitted(held));
@@ -181,10 +221,17 @@ pub fn next_epoch(
     if members.is_empty() || members.len() > MAX_MEMBERS {
         return Err(OpError::Size);
     }
-    let policy = match &change.co_admins {
-        Some(certs) => Policy::admins(group, certs.clone()),
-        None => (*current.policy).clone(),
-    };
+    let mut policy = (*current.policy).clone();
+    if let Some(certs) = &change.co_admins {
+        let voting = voting_rules(policy.rules).collect::<Vec<_>>();
+        policy = Policy::admins(group, certs.clone());
+        policy.rules.extend(voting);
+    }
+    if let Some(rules) = &change.rules {
+        policy.rules.retain(|r| matches!(r, Rule::Admins { .. }));
+        policy.rules.extend(voting_rules(rules.clone()));
+    }
+    check_policy(&policy, &genesis.creator)?;
     make_epoch(
         admin,
         Template {
@@ -192,7 +239,7 @@ pub fn next_epoch(
             epoch: current.state.epoch.saturating_add(1),
             genesis: *genesis_cid,
             prev: Some(current.cid),
-            committee_root: current.state.committee_root,
+            committee_root: change.committee.or(current.state.committee_root),
             admin_sequence: current.state.admin_sequence.saturating_add(1),
         },
         &members,
@@ -379,5 +426,6 @@ pub fn admit(admin: &Identity, state: &GroupState, now_ms: u64) -> Option<EpochC
         add,
         remove,
         co_admins: None,
+        ..EpochChange::default()
     })
 }

@@ -1,6 +1,10 @@
-//! `policyRoot`: who may change the group. Until governance exists the one rule is the
-//! admin rule — the creator plus up to three co-admins holding signed certificates (seed
-//! 002). Governance adds its rule types to the same [`Policy`].
+//! `policyRoot`: who may change the group, and how the group decides. One [`Policy`]
+//! holds every [`Rule`]: the admin rule — the creator plus up to three co-admins holding
+//! signed certificates (seed 002) — and the voting rules governance evaluates
+//! (`quorate-governance-core`): fractional approval ("if ≥ 10% approve, trigger X") and
+//! seed 001's 2n/3 quorum. The policy of an epoch is the one its state names
+//! (`policyRoot`), so `Policy { groupId, epoch, rules }` is the policy block plus the epoch
+//! state that signs it.
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use quorate_actor_core::{ActorId, Identity};
@@ -120,8 +124,77 @@ impl CoAdminCert {
     }
 }
 
-/// One rule of a policy. Governance (a later layer) adds its rule types here, so a group
-/// has one policy object whatever decides its changes.
+/// Most rules in a policy.
+pub const MAX_RULES: usize = 16;
+/// Most action types one rule governs.
+pub const MAX_ACTION_TYPES: usize = 16;
+/// Longest action type, in bytes (`A`–`Z`, `0`–`9`, `_`).
+pub const MAX_ACTION_TYPE: usize = 64;
+
+/// A fraction `num / den` with `1 ≤ num ≤ den ≤ 1,000,000`: thresholds without floating
+/// point, so every evaluator computes the same result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fraction {
+    /// Numerator.
+    pub num: u32,
+    /// Denominator.
+    pub den: u32,
+}
+
+impl Fraction {
+    /// `num / den`.
+    #[must_use]
+    pub const fn new(num: u32, den: u32) -> Fraction {
+        Fraction { num, den }
+    }
+
+    /// Whether `1 ≤ num ≤ den ≤ 1,000,000`.
+    #[must_use]
+    pub const fn is_valid(self) -> bool {
+        self.num >= 1 && self.num <= self.den && self.den <= 1_000_000
+    }
+
+    /// Whether `part / whole ≥ num / den` (exact, in 128-bit arithmetic).
+    #[must_use]
+    pub fn reached(self, part: usize, whole: usize) -> bool {
+        (part as u128) * u128::from(self.den) >= (whole as u128) * u128::from(self.num)
+    }
+}
+
+/// Who votes under a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Eligible {
+    /// Every member of the proposal's epoch.
+    Members,
+    /// The creator and co-admins of that epoch (who are members of it).
+    Admins,
+}
+
+/// How a quorum rule counts eligible voters who stayed silent until the proposal expired
+/// (seed 001's `liveness_criteria_yes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Silent {
+    /// As YES (seed 001's default: only explicit NO votes block).
+    Yes,
+    /// As NO.
+    No,
+}
+
+/// What a quorum rule decides when YES and NO are equal at expiry (seed 001: the
+/// application must choose).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tie {
+    /// The proposal fails.
+    Reject,
+    /// The proposal fails as tied: propose again (a new proposal id).
+    Retry,
+}
+
+/// One rule of a policy: a group has one policy object whatever decides its changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -133,6 +206,54 @@ pub enum Rule {
         /// At most [`MAX_CO_ADMINS`], distinct, none of them the creator.
         co_admins: Vec<CoAdminCert>,
     },
+    /// A proposal of one of `action_types` passes once the YES votes of `eligible` voters
+    /// reach `threshold` of the eligible voters (of the proposal's epoch), before it
+    /// expires: seed 000's `fractionalApproval` ("if ≥ 10% approve, trigger X").
+    FractionalApproval {
+        /// YES votes / eligible voters needed.
+        threshold: Fraction,
+        /// Who votes.
+        eligible: Eligible,
+        /// The action types it governs.
+        action_types: Vec<String>,
+    },
+    /// Seed 001's quorum: with `n` eligible voters, more than half YES among at least
+    /// `⌈2n/3⌉` distinct voters (unanimity when `n ≤ 2`); silent voters are counted as
+    /// `silent` at expiry; equal YES and NO resolve by `tie`.
+    Quorum {
+        /// Who votes.
+        eligible: Eligible,
+        /// How silent voters count at expiry.
+        silent: Silent,
+        /// What a tie decides.
+        tie: Tie,
+        /// The action types it governs.
+        action_types: Vec<String>,
+    },
+}
+
+impl Rule {
+    /// The action types a voting rule governs (none for the admin rule).
+    #[must_use]
+    pub fn action_types(&self) -> &[String] {
+        match self {
+            Rule::Admins { .. } => &[],
+            Rule::FractionalApproval { action_types, .. } | Rule::Quorum { action_types, .. } => {
+                action_types
+            }
+        }
+    }
+}
+
+/// Whether `name` is a well-formed action type: 1 to [`MAX_ACTION_TYPE`] bytes of `A`–`Z`,
+/// `0`–`9` and `_`.
+#[must_use]
+pub fn is_action_type(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_ACTION_TYPE
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// `Policy { groupId, rules }`: unsigned; the epoch state naming it carries the signature.
@@ -220,6 +341,23 @@ impl Policy {
         if admin_rules > 1 {
             return Err(ObjectError::Invalid("more than one admin rule"));
         }
+        if policy.rules.len() > MAX_RULES {
+            return Err(ObjectError::TooLarge("rules"));
+        }
+        for rule in &policy.rules {
+            if let Rule::FractionalApproval { threshold, .. } = rule
+                && !threshold.is_valid()
+            {
+                return Err(ObjectError::Invalid("a threshold outside (0, 1]"));
+            }
+            let types = rule.action_types();
+            if types.len() > MAX_ACTION_TYPES {
+                return Err(ObjectError::TooLarge("action types"));
+            }
+            if !types.iter().all(|t| is_action_type(t)) {
+                return Err(ObjectError::Invalid("a malformed action type"));
+            }
+        }
         let rule = policy.admin_rule(*creator);
         if rule.co_admins.len() > MAX_CO_ADMINS {
             return Err(ObjectError::TooLarge("co-admins"));
@@ -249,11 +387,26 @@ impl Policy {
         let co_admins = self
             .rules
             .iter()
-            .map(|r| match r {
-                Rule::Admins { co_admins } => co_admins.clone(),
+            .find_map(|r| match r {
+                Rule::Admins { co_admins } => Some(co_admins.clone()),
+                _ => None,
             })
-            .next()
             .unwrap_or_default();
         AdminRule { creator, co_admins }
+    }
+
+    /// The voting rule that governs `action_type`: the first that lists it.
+    #[must_use]
+    pub fn rule_for(&self, action_type: &str) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .find(|r| r.action_types().iter().any(|t| t == action_type))
+    }
+
+    /// This policy with `rule` added after the existing rules.
+    #[must_use]
+    pub fn with_rule(mut self, rule: Rule) -> Policy {
+        self.rules.push(rule);
+        self
     }
 }

@@ -34,6 +34,7 @@ fn members_talk_removed_member_is_locked_out_and_newcomer_cannot_read_history() 
         add: vec![Member::of(&person(4))],
         remove: vec![person(3).id()],
         co_admins: None,
+        ..EpochChange::default()
     };
     let e1 = next(&person(1), &blocks, g.id, &change, &mut r);
     blocks.extend(e1.blocks().cloned());

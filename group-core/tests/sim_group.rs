@@ -209,6 +209,7 @@ fn twenty_members_converge_under_churn_and_the_late_member_catches_up_from_cache
                 add: vec![Member::of(&person(NEWCOMER))],
                 remove: vec![person(REMOVED).id()],
                 co_admins: None,
+                ..EpochChange::default()
             };
             let epoch =
                 ops::next_epoch(&person(ADMIN), admin_state, &change, T0, &mut world.rng).unwrap();
