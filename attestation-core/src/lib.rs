@@ -1,12 +1,32 @@
 //! # quorate-attestation-core
 //!
-//! **Skeleton.** This crate will hold the committee that turns a passed vote into one
-//! Ed25519 signature under the group key `PK_G` (a single-key MVP first, then FROST DKG,
-//! signing and resharing machines built on the Zcash Foundation `frost-ed25519`),
-//! `GroupAttestation`, outsider verification, and the execution engine that runs each
-//! attested action exactly once.
+//! One signature under one group key for what a group decided (seed 000 §Group
+//! Authorization Attestation, §6): outsiders verify a plain Ed25519 signature under
+//! `PK_G` without knowing members, votes or rules.
 //!
-//! Nothing is implemented yet; see the project README for the roadmap.
+//! - [`GroupAttestation`] `{ groupId, epoch, proposalId, signedMessageHash,
+//!   groupSignature, issuedAt }` and [`verify_attestation`]: the outsider's check, needing
+//!   only `PK_G` and the attestation (`quorate verify` on the command line; OpenSSL works
+//!   too: see [`attestation`](crate::GroupAttestation)'s docs).
+//! - [`Committee`]: the group's `committeeRoot` block — `PK_G` and who holds it.
+//! - [`SingleKeyCommittee`]: the MVP signer (one coordinator with an ordinary key), which
+//!   checks the evidence itself — the proposal names the current epoch, whose committee
+//!   is this key, and the votes meet the policy now — before it signs. The FROST
+//!   committee replaces it with the same data model.
+//!
+//! Sans-IO: time is an argument, randomness is passed in, nothing reads a clock.
+//!
+//! # Errors and panics
+//! [`AttestationError`] (verification), [`Refusal`] (why the committee will not sign);
+//! nothing reachable from peer bytes unwraps, indexes or panics.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod attestation;
+mod committee;
+
+pub use attestation::{
+    AttestationError, GroupAttestation, HASH_TAG, attested_hash, signed_message, verify_attestation,
+};
+pub use committee::{Attested, Committee, MAX_COMMITTEE, Refusal, Scheme, SingleKeyCommittee};

@@ -50,7 +50,8 @@ pub(crate) enum Command {
     /// Needs `quorate node` running on DIR and the actor's keystore there (`quorate actor
     /// new`); the passphrase comes as for `quorate actor`.
     Group(GroupArgs),
-    /// Verify a signed block by CID: its hash, its envelope and its Ed25519 signature.
+    /// Verify a group attestation as an outsider: with only the group key `PK_G` and the
+    /// attestation — no votes, members or rules. Exit 0 if it verifies, 1 if not.
     Verify(VerifyArgs),
     /// Run the whole demo on this machine: a rendezvous server, several nodes, a vote and
     /// a threshold signature.
@@ -364,12 +365,21 @@ pub(crate) enum GroupCommand {
 /// `quorate verify`.
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// The signed block's CID (an attestation, a vote, an envelope).
-    #[arg(value_name = "CID")]
-    pub(crate) cid: String,
-    /// Data directory holding the block.
+    /// The group's public key `PK_G` (64 hex characters): all an outsider needs.
+    #[arg(long, value_name = "HEX")]
+    pub(crate) group_key: String,
+    /// The attestation: its block (DAG-CBOR, as the group publishes it) or its JSON form
+    /// (`{"group", "epoch", "proposal", "signedMessageHash", "groupSignature", "issuedAt"}`,
+    /// as `quorate demo` writes it).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) attestation: PathBuf,
+    /// Also write `pk.der`, `message.bin` and `signature.bin` here and print the OpenSSL
+    /// command that checks the same signature independently.
     #[arg(long, value_name = "DIR")]
-    pub(crate) data: PathBuf,
+    pub(crate) openssl: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `quorate demo`.

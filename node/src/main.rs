@@ -12,6 +12,7 @@ mod actor;
 mod cli;
 mod commands;
 mod group;
+mod verify;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -36,10 +37,17 @@ fn main() -> ExitCode {
         Command::Signal(args) => return with_runtime("signal", commands::signal(args)),
         Command::Actor(args) => return with_runtime("actor", actor::run(args)),
         Command::Group(args) => return with_runtime("group", group::run(args)),
-        Command::Verify(_) => "verify",
+        Command::Verify(args) => {
+            return match verify::run(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => e.report("verify"),
+            };
+        }
         Command::Demo(_) => "demo",
     };
-    eprintln!("quorate {name}: not implemented yet in this build (it comes with governance)");
+    eprintln!(
+        "quorate {name}: not implemented yet in this build (it comes with the FROST committee)"
+    );
     ExitCode::from(2)
 }
 

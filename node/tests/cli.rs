@@ -155,7 +155,10 @@ fn every_command_has_help() {
         ),
         (&["put", "--help"], &["FILE", "--data"]),
         (&["get", "--help"], &["CID", "--data", "--out", "--timeout"]),
-        (&["verify", "--help"], &["CID", "--data"]),
+        (
+            &["verify", "--help"],
+            &["--group-key", "--attestation", "--openssl", "--json"],
+        ),
         (&["demo", "--help"], &["--nodes"]),
     ];
     for (args, needles) in cases {
@@ -170,10 +173,7 @@ fn every_command_has_help() {
 
 #[test]
 fn unbuilt_commands_say_so_and_exit_2() {
-    let runs: [&[&str]; 2] = [
-        &["verify", "bafyreigh2akiscaildc", "--data", "/nonexistent"],
-        &["demo"],
-    ];
+    let runs: [&[&str]; 1] = [&["demo"]];
     for args in runs {
         let out = quorate(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

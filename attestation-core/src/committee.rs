@@ -1,0 +1,259 @@
+//! The committee: who holds the group key `PK_G`, recorded in the group's epoch state
+//! (`committeeRoot` names a [`Committee`] block), and the MVP signer — one coordinator
+//! holding an ordinary Ed25519 key, as seed 000 allows to unblock integration. A FROST
+//! committee (threshold shares of the same kind of key) replaces the signer later without
+//! changing [`GroupAttestation`].
+//!
+//! The signer checks the evidence itself before signing: the proposal is signed by a
+//! member, names the group's *current* epoch, and its votes meet the policy now
+//! ([`quorate_governance_core::evaluate`]: valid, eligible, deduplicated, not expired).
+
+use ed25519_dalek::SigningKey;
+use quorate_actor_core::ActorId;
+use quorate_governance_core::{Evaluation, Outcome, Proposal, Snapshot, Vote, evaluate};
+use quorate_group_core::{GroupId, GroupState, ObjectError};
+use quorate_mesh_proto::{Block, BlockPayload, Cid, Envelope, PinClass};
+use rand_core::CryptoRngCore;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
+
+use crate::attestation::{GroupAttestation, attested_hash, signed_message};
+
+/// Most committee members.
+pub const MAX_COMMITTEE: usize = 256;
+
+/// How the group key is held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheme {
+    /// One member holds an ordinary Ed25519 key (the MVP).
+    SingleKey,
+    /// `threshold` of `members` hold FROST shares (RFC 9591).
+    Frost,
+}
+
+/// `committeeRoot`: the group key and who holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Committee {
+    /// The group.
+    pub group: GroupId,
+    /// `PK_G`: the Ed25519 key outsiders verify attestations with.
+    #[serde(with = "serde_bytes")]
+    pub group_key: [u8; 32],
+    /// How it is held.
+    pub scheme: Scheme,
+    /// The holders, sorted.
+    pub members: Vec<ActorId>,
+    /// Signers needed (1 for a single key).
+    pub threshold: u16,
+}
+
+impl BlockPayload for Committee {
+    const TYPE: &'static str = "group-committee";
+    const VERSION: u32 = 1;
+    const PIN: PinClass = PinClass::GroupEpoch;
+}
+
+impl Committee {
+    /// Encodes as a block (the epoch state naming it carries the signature).
+    ///
+    /// # Errors
+    /// [`ObjectError::Encode`].
+    pub fn to_block(&self) -> Result<Block, ObjectError> {
+        Ok(Envelope::unsigned(self.clone()).to_block()?)
+    }
+
+    /// Decodes a committee block of `group` and checks its shape.
+    ///
+    /// # Errors
+    /// [`ObjectError`].
+    pub fn decode(block: &Block, group: &GroupId) -> Result<Committee, ObjectError> {
+        let c = block.decode::<Committee>()?.payload;
+        if c.group != *group {
+            return Err(ObjectError::WrongGroup);
+        }
+        if c.members.is_empty() || c.members.len() > MAX_COMMITTEE {
+            return Err(ObjectError::TooLarge("committee"));
+        }
+        if !c.members.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
+            return Err(ObjectError::NotSorted("committee members"));
+        }
+        let t = usize::from(c.threshold);
+        let single_ok = c.scheme != Scheme::SingleKey || (c.members.len() == 1 && t == 1);
+        if t == 0 || t > c.members.len() || !single_ok {
+            return Err(ObjectError::Invalid("a threshold outside 1..=members"));
+        }
+        ed25519_dalek::VerifyingKey::from_bytes(&c.group_key).map_err(|_| ObjectError::BadKey)?;
+        Ok(c)
+    }
+}
+
+/// Why the committee refuses to sign.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The committee's view of the group has no valid epoch.
+    #[error("the group is not known (no valid epoch)")]
+    NoGroup,
+    /// The group's current epoch does not name this committee's key.
+    #[error("this key is not the committee of the group's current epoch")]
+    NotCommittee,
+    /// The proposal block does not decode or is not signed by its proposer.
+    #[error("bad proposal: {0}")]
+    Proposal(ObjectError),
+    /// The proposal names another epoch than the current one.
+    #[error("the proposal is for epoch {proposal}, the group is at epoch {current}")]
+    NotCurrentEpoch {
+        /// The proposal's epoch.
+        proposal: u64,
+        /// The current one.
+        current: u64,
+    },
+    /// The votes do not meet the policy (or the proposal expired, or is invalid).
+    #[error("the proposal has not passed: {0:?}")]
+    NotPassed(Box<Evaluation>),
+    /// The attestation could not be encoded.
+    #[error("cannot encode the attestation: {0}")]
+    Encode(ObjectError),
+}
+
+/// A signed attestation and its block.
+#[derive(Clone, Debug)]
+pub struct Attested {
+    /// The attestation.
+    pub attestation: GroupAttestation,
+    /// Its block (publish it on the group topic).
+    pub block: Block,
+    /// The evaluation the committee signed on.
+    pub evaluation: Evaluation,
+}
+
+/// The MVP committee: one holder of an ordinary Ed25519 group key.
+pub struct SingleKeyCommittee {
+    key: SigningKey,
+    holder: ActorId,
+}
+
+impl std::fmt::Debug for SingleKeyCommittee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SingleKeyCommittee")
+            .field("group_key", &self.key.verifying_key())
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SingleKeyCommittee {
+    /// A fresh group key held by `holder`.
+    pub fn generate(holder: ActorId, rng: &mut impl CryptoRngCore) -> Self {
+        let mut secret = [0u8; 32];
+        rng.fill_bytes(&mut secret);
+        let committee = SingleKeyCommittee::from_secret(holder, &secret);
+        secret.zeroize();
+        committee
+    }
+
+    /// The committee holding the group key with this secret (kept by its holder).
+    #[must_use]
+    pub fn from_secret(holder: ActorId, secret: &[u8; 32]) -> Self {
+        SingleKeyCommittee {
+            key: SigningKey::from_bytes(secret),
+            holder,
+        }
+    }
+
+    /// The secret, to keep (encrypted) by the holder.
+    #[must_use]
+    pub fn secret(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// `PK_G`.
+    #[must_use]
+    pub fn group_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    /// The `committeeRoot` block to record in `group`'s epoch state.
+    #[must_use]
+    pub fn committee(&self, group: GroupId) -> Committee {
+        Committee {
+            group,
+            group_key: self.group_key(),
+            scheme: Scheme::SingleKey,
+            members: vec![self.holder],
+            threshold: 1,
+        }
+    }
+
+    /// Checks the evidence against the committee's own view of the group (`state`) and
+    /// signs: the proposal (`proposal_block`) is valid, for the current epoch, whose
+    /// committee is this key, and `votes` meet the policy at `now_ms`.
+    ///
+    /// # Errors
+    /// [`Refusal`].
+    pub fn attest(
+        &self,
+        state: &GroupState,
+        proposal_block: &Block,
+        votes: &[Vote],
+        now_ms: u64,
+    ) -> Result<Attested, Refusal> {
+        let (Some((_, genesis)), Some(current)) = (state.genesis(), state.current()) else {
+            return Err(Refusal::NoGroup);
+        };
+        let group = state.group();
+        let ours: Option<Cid> = self.committee(group).to_block().ok().map(|b| *b.cid());
+        if current.state.committee_root.is_none() || current.state.committee_root != ours {
+            return Err(Refusal::NotCommittee);
+        }
+        let proposal = Proposal::decode(proposal_block).map_err(Refusal::Proposal)?;
+        if proposal.epoch_state != current.cid {
+            return Err(Refusal::NotCurrentEpoch {
+                proposal: proposal.epoch,
+                current: current.state.epoch,
+            });
+        }
+        let id = *proposal_block.cid();
+        let evaluation = evaluate(
+            &Snapshot::of(current, genesis),
+            &id,
+            &proposal,
+            votes,
+            now_ms,
+        );
+        if !matches!(evaluation.outcome, Outcome::Passed { .. }) {
+            return Err(Refusal::NotPassed(Box::new(evaluation)));
+        }
+        let hash = attested_hash(&group, proposal.epoch, &id, now_ms);
+        let signature = self.key.sign_message(&signed_message(&hash));
+        let attestation = GroupAttestation {
+            group,
+            epoch: proposal.epoch,
+            proposal: id,
+            signed_message_hash: hash,
+            group_signature: signature,
+            issued_at: now_ms,
+        };
+        let block = attestation.to_block().map_err(Refusal::Encode)?;
+        Ok(Attested {
+            attestation,
+            block,
+            evaluation,
+        })
+    }
+}
+
+/// Plain Ed25519 signing (RFC 8032), without a domain prefix: the message already carries
+/// one.
+trait SignMessage {
+    fn sign_message(&self, message: &[u8]) -> [u8; 64];
+}
+
+impl SignMessage for SigningKey {
+    fn sign_message(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer as _;
+        self.sign(message).to_bytes()
+    }
+}
