@@ -13,6 +13,10 @@
 //!   checks the evidence itself — the proposal names the current epoch, whose committee
 //!   is this key, and the votes meet the policy now — before it signs. The FROST
 //!   committee replaces it with the same data model.
+//! - [`execute`]: the execution engine — an `ActionHandlerRegistry`, handlers that plan
+//!   effects (a new epoch for internal actions, an HTTP POST for external ones), run only
+//!   with a valid attestation in the matching epoch and validity window, once per
+//!   proposal id with markers the runtime persists.
 //!
 //! Sans-IO: time is an argument, randomness is passed in, nothing reads a clock.
 //!
@@ -25,6 +29,7 @@
 
 mod attestation;
 mod committee;
+pub mod execute;
 
 pub use attestation::{
     AttestationError, GroupAttestation, HASH_TAG, attested_hash, signed_message, verify_attestation,

@@ -12,91 +12,16 @@
 
 use std::process::Command;
 
-use quorate_actor_core::{ActorSecret, Identity};
+mod common;
+
+use common::{T0, setup};
 use quorate_attestation_core::{
     AttestationError, GroupAttestation, Refusal, SingleKeyCommittee, verify_attestation,
 };
-use quorate_governance_core::{Outcome, Proposal, Vote, VoteValue};
-use quorate_group_core::ops::{self, EpochChange};
-use quorate_group_core::{Eligible, Fraction, GroupState, Member, Rule, StateConfig};
+use quorate_governance_core::{Outcome, Proposal};
 use quorate_mesh_proto::Block;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-
-const T0: u64 = 1_700_000_000_000;
-
-fn person(i: u8) -> Identity {
-    Identity::from_secret(ActorSecret::from_bytes([i + 1; 32]))
-}
-
-struct Setup {
-    people: Vec<Identity>,
-    state: GroupState,
-    committee: SingleKeyCommittee,
-}
-
-/// 50 members, TRIGGER_X at 10%; epoch 1 records the committee (held by person 0).
-fn setup() -> Setup {
-    let mut rng = ChaCha20Rng::seed_from_u64(8);
-    let people: Vec<Identity> = (0..50).map(person).collect();
-    let rule = Rule::FractionalApproval {
-        threshold: Fraction::new(1, 10),
-        eligible: Eligible::Members,
-        action_types: vec!["TRIGGER_X".into()],
-    };
-    let members = people[1..].iter().map(Member::of).collect();
-    let group =
-        ops::create_group_with_rules(&people[0], "att", members, vec![], vec![rule], T0, &mut rng)
-            .unwrap();
-    let mut state = GroupState::new(group.id, None, StateConfig::default());
-    group.blocks().for_each(|b| state.insert(b.clone()));
-    let committee = SingleKeyCommittee::generate(people[0].id(), &mut rng);
-    let root = committee.committee(group.id).to_block().unwrap();
-    let change = EpochChange {
-        committee: Some(*root.cid()),
-        ..EpochChange::default()
-    };
-    let epoch = ops::next_epoch(&people[0], &state, &change, T0 + 1, &mut rng).unwrap();
-    epoch.blocks().for_each(|b| state.insert(b.clone()));
-    assert_eq!(state.current().unwrap().state.epoch, 1);
-    Setup {
-        people,
-        state,
-        committee,
-    }
-}
-
-impl Setup {
-    fn propose(&self, by: usize) -> (Block, Proposal) {
-        let current = self.state.current().unwrap();
-        let p = Proposal {
-            group: self.state.group(),
-            epoch: current.state.epoch,
-            epoch_state: current.cid,
-            action_type: "TRIGGER_X".into(),
-            action_payload: None,
-            created_by: self.people[by].id(),
-            created_at: T0 + 10,
-            expires_at: T0 + 3_600_000,
-        };
-        (p.sign(&self.people[by]).unwrap(), p)
-    }
-
-    fn votes(&self, proposal: &Block, voters: std::ops::Range<usize>) -> Vec<Vote> {
-        voters
-            .map(|i| {
-                let epoch = self.state.current().unwrap().state.epoch;
-                Vote::cast(
-                    &self.people[i],
-                    self.state.group(),
-                    *proposal.cid(),
-                    epoch,
-                    VoteValue::Yes,
-                )
-            })
-            .collect()
-    }
-}
 
 #[test]
 fn the_committee_signs_only_what_passed_and_outsiders_verify_with_pk_g_alone() {

@@ -22,6 +22,8 @@
 //!   duplication of the same votes gives the same [`Evaluation`] (proptested over 10,000
 //!   cases). Proposals from non-members are [`ProposalFault::NotAMember`]; the per-member
 //!   rate limit is [`admitted`].
+//! - [`ActionPayload`]: the block `actionPayloadCid` names — who to add or remove, the new
+//!   rules, or an external action's data.
 //!
 //! Time is an argument (Unix ms); nothing here reads a clock, does IO or draws randomness.
 //!
@@ -65,11 +67,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod action;
 mod evaluate;
 mod limit;
 mod proposal;
 mod vote;
 
+pub use action::{ActionPayload, MAX_ACTION_DATA};
 pub use evaluate::{
     DECISION_WINDOW_MS, Equivocation, Evaluation, Outcome, ProposalFault, Snapshot, VoteRejection,
     evaluate,
