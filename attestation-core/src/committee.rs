@@ -10,7 +10,9 @@
 
 use ed25519_dalek::SigningKey;
 use quorate_actor_core::ActorId;
-use quorate_governance_core::{Evaluation, Outcome, Proposal, Snapshot, Vote, evaluate};
+use quorate_governance_core::{
+    Evaluation, Outcome, Proposal, ProposalId, Snapshot, Vote, evaluate,
+};
 use quorate_group_core::{GroupId, GroupState, ObjectError};
 use quorate_mesh_proto::{Block, BlockPayload, Cid, Envelope, PinClass};
 use rand_core::CryptoRngCore;
@@ -200,6 +202,23 @@ impl SingleKeyCommittee {
         votes: &[Vote],
         now_ms: u64,
     ) -> Result<Attested, Refusal> {
+        let proposal = Proposal::decode(proposal_block).map_err(Refusal::Proposal)?;
+        self.attest_proposal(state, proposal_block.cid(), &proposal, votes, now_ms)
+    }
+
+    /// [`SingleKeyCommittee::attest`] for a proposal already decoded (and its signature
+    /// checked) whose block's CID is `id`.
+    ///
+    /// # Errors
+    /// [`Refusal`].
+    pub fn attest_proposal(
+        &self,
+        state: &GroupState,
+        id: &ProposalId,
+        proposal: &Proposal,
+        votes: &[Vote],
+        now_ms: u64,
+    ) -> Result<Attested, Refusal> {
         let (Some((_, genesis)), Some(current)) = (state.genesis(), state.current()) else {
             return Err(Refusal::NoGroup);
         };
@@ -208,30 +227,22 @@ impl SingleKeyCommittee {
         if current.state.committee_root.is_none() || current.state.committee_root != ours {
             return Err(Refusal::NotCommittee);
         }
-        let proposal = Proposal::decode(proposal_block).map_err(Refusal::Proposal)?;
         if proposal.epoch_state != current.cid {
             return Err(Refusal::NotCurrentEpoch {
                 proposal: proposal.epoch,
                 current: current.state.epoch,
             });
         }
-        let id = *proposal_block.cid();
-        let evaluation = evaluate(
-            &Snapshot::of(current, genesis),
-            &id,
-            &proposal,
-            votes,
-            now_ms,
-        );
+        let evaluation = evaluate(&Snapshot::of(current, genesis), id, proposal, votes, now_ms);
         if !matches!(evaluation.outcome, Outcome::Passed { .. }) {
             return Err(Refusal::NotPassed(Box::new(evaluation)));
         }
-        let hash = attested_hash(&group, proposal.epoch, &id, now_ms);
+        let hash = attested_hash(&group, proposal.epoch, id, now_ms);
         let signature = self.key.sign_message(&signed_message(&hash));
         let attestation = GroupAttestation {
             group,
             epoch: proposal.epoch,
-            proposal: id,
+            proposal: *id,
             signed_message_hash: hash,
             group_signature: signature,
             issued_at: now_ms,

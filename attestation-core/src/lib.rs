@@ -17,6 +17,9 @@
 //!   effects (a new epoch for internal actions, an HTTP POST for external ones), run only
 //!   with a valid attestation in the matching epoch and validity window, once per
 //!   proposal id with markers the runtime persists.
+//! - [`host::GovernanceHost`]: a node's whole governance layer over group-core's
+//!   `GroupHost` — ballots per group, verified attestations, the committee duty, the
+//!   execution duty — shared by every runtime and the simulator.
 //!
 //! Sans-IO: time is an argument, randomness is passed in, nothing reads a clock.
 //!
@@ -30,6 +33,7 @@
 mod attestation;
 mod committee;
 pub mod execute;
+pub mod host;
 
 pub use attestation::{
     AttestationError, GroupAttestation, HASH_TAG, attested_hash, signed_message, verify_attestation,

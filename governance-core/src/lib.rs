@@ -22,6 +22,8 @@
 //!   duplication of the same votes gives the same [`Evaluation`] (proptested over 10,000
 //!   cases). Proposals from non-members are [`ProposalFault::NotAMember`]; the per-member
 //!   rate limit is [`admitted`].
+//! - [`Ballots`]: one group's proposals, payloads and votes as an order-independent set,
+//!   evaluated against the group state ([`Ballots::tally`]).
 //! - [`ActionPayload`]: the block `actionPayloadCid` names — who to add or remove, the new
 //!   rules, or an external action's data.
 //!
@@ -68,12 +70,14 @@
 #![deny(missing_docs)]
 
 mod action;
+mod ballots;
 mod evaluate;
 mod limit;
 mod proposal;
 mod vote;
 
 pub use action::{ActionPayload, MAX_ACTION_DATA};
+pub use ballots::{BallotLimits, Ballots, Taken, is_governance_block};
 pub use evaluate::{
     DECISION_WINDOW_MS, Equivocation, Evaluation, Outcome, ProposalFault, Snapshot, VoteRejection,
     evaluate,

@@ -176,6 +176,29 @@ impl GroupHost {
         })
     }
 
+    /// Makes and publishes the next epoch of `group` with `change`, signed by the actor
+    /// (an admin): how governance carries out an attested membership or policy change.
+    ///
+    /// # Errors
+    /// [`HostError::NoActor`], [`HostError::NotFollowed`], [`HostError::Op`].
+    pub fn change(
+        &mut self,
+        group: GroupId,
+        change: &EpochChange,
+        now: Instant,
+        now_ms: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<EpochView, HostError> {
+        let me = self.me()?;
+        let epoch = ops::next_epoch(&me, self.state(&group)?, change, now_ms, rng)?;
+        self.install(group, &epoch, now);
+        Ok(EpochView {
+            epoch: super::epoch_number(&epoch),
+            cid: epoch.state.cid().to_string(),
+            bytes: epoch.wire_bytes(),
+        })
+    }
+
     /// Asks to leave `group` (an admin removes the actor with the next epoch); returns the
     /// request's CID.
     ///
