@@ -24,7 +24,7 @@ use quorate_actor_core::sync::{Machine, Output};
 use quorate_mesh_proto::mesh::{self, Head, NodeId, Topic};
 use quorate_mesh_proto::{Block, Cid, Duration, Instant};
 
-use crate::id::{GroupId, group_of_name};
+use crate::id::GroupId;
 use crate::state::{Change, GroupState, Rejection, StateConfig};
 
 /// Head CIDs remembered with their announcers until decided (beyond: heads are ignored).
@@ -116,7 +116,9 @@ impl GroupSync {
 
     /// A head a peer announced (ignored unless it is one of this group's).
     pub fn handle_head(&mut self, _now: Instant, head: &Head, from: NodeId) {
-        if group_of_name(&head.name) != Some(self.state.group()) || self.state.knows(&head.cid) {
+        let group = self.state.group();
+        let ours = head.name == group.epoch_head() || head.name == group.messages_head();
+        if !ours || self.state.knows(&head.cid) {
             return;
         }
         let room = self.announcers.len() < MAX_ANNOUNCED || self.announcers.contains_key(&head.cid);

@@ -24,10 +24,10 @@ mod duties;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use quorate_governance_core::{BallotLimits, Ballots, ProposalId, Taken, is_governance_block};
-use quorate_group_core::host::{GroupHost, HostOutput};
+use quorate_group_core::host::{GroupHost, HostOutput, Keep};
 use quorate_group_core::{GroupId, group_of_name};
 use quorate_mesh_proto::mesh::{Event, Head, Input};
-use quorate_mesh_proto::{Block, BlockPayload as _, Cid, Duration, Instant};
+use quorate_mesh_proto::{Block, BlockPayload as _, Cid, Duration, Instant, PinClass};
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 
@@ -254,6 +254,20 @@ impl<M: MarkerStore> GovernanceHost<M> {
         self.gov.entry(group).or_insert_with(|| Gov::new(group))
     }
 
+    /// After a restart: follows the groups of the heads this node announced before and
+    /// rebuilds them from the store — group heads through the group host, ledger heads
+    /// here (ledger → evidence → attestations, proposals, votes, loaded or fetched).
+    pub fn restore(&mut self, now: Instant, heads: impl IntoIterator<Item = Head>) {
+        let heads: Vec<Head> = heads.into_iter().collect();
+        for head in &heads {
+            if let Some(group) = ledger_of(&head.name) {
+                self.groups.follow(group, now);
+                self.want(head.cid);
+            }
+        }
+        self.groups.restore(now, heads);
+    }
+
     /// A mesh event.
     pub fn on_event(&mut self, now: Instant, now_ms: u64, event: &Event) {
         match event {
@@ -391,12 +405,29 @@ impl<M: MarkerStore> GovernanceHost<M> {
         for cid in missing {
             self.want(cid);
         }
+        let member = self.groups.identity().is_some_and(|me| {
+            self.groups
+                .state(&group)
+                .ok()
+                .and_then(|s| s.current())
+                .is_some_and(|e| e.members.contains(&me.id()))
+        });
+        if member {
+            self.outputs.push_back(GovOutput::Host(HostOutput::Keep {
+                block: block.clone(),
+                keep: Keep::Pin(PinClass::Vote),
+            }));
+        }
     }
 
     /// Publishes a block this node made on `group`'s topic, and takes it in.
     fn publish(&mut self, group: GroupId, block: Block, now: Instant) {
+        // Published first, then kept (a store keeps what the mesh published).
+        self.groups.publish(group, [block.clone()], now);
+        while let Some(o) = self.groups.poll_output() {
+            self.outputs.push_back(GovOutput::Host(o));
+        }
         self.take(group, &block);
-        self.groups.publish(group, [block], now);
     }
 
     /// Runs the group host, then the governance duties; returns how much happened.
@@ -438,9 +469,31 @@ impl<M: MarkerStore> GovernanceHost<M> {
             }
         }
         let mut work = self.groups.pump(now, now_ms, &mut load, rng);
+        work += self.take_stored(&mut load);
         work += self.duties(now, now_ms, &mut load, rng);
         while let Some(o) = self.groups.poll_output() {
             self.outputs.push_back(GovOutput::Host(o));
+        }
+        work
+    }
+
+    /// Takes in the wanted blocks the store has (after a restart, most of them), until
+    /// none is left.
+    fn take_stored(&mut self, load: &mut impl FnMut(&Cid) -> Option<Block>) -> usize {
+        let mut work = 0;
+        for _ in 0..16 {
+            let found: Vec<Block> = self.wanted.iter().take(MAX_REWANT).filter_map(|c| load(c)).collect();
+            if found.is_empty() {
+                break;
+            }
+            for block in found {
+                self.wanted.remove(block.cid());
+                let groups: Vec<GroupId> = self.groups.machines().map(|(g, _)| *g).collect();
+                for group in groups {
+                    self.take(group, &block);
+                }
+                work += 1;
+            }
         }
         work
     }

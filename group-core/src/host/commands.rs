@@ -39,8 +39,24 @@ impl GroupHost {
         now_ms: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<GroupId, HostError> {
+        self.create_with_rules(name, Vec::new(), now, now_ms, rng)
+    }
+
+    /// [`GroupHost::create`] with voting rules in the policy (governance's rules).
+    ///
+    /// # Errors
+    /// [`HostError::NoActor`], [`HostError::Op`] (a malformed rule…).
+    pub fn create_with_rules(
+        &mut self,
+        name: &str,
+        rules: Vec<crate::Rule>,
+        now: Instant,
+        now_ms: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<GroupId, HostError> {
         let me = self.me()?;
-        let created = ops::create_group(&me, name, Vec::new(), Vec::new(), now_ms, rng)?;
+        let created =
+            ops::create_group_with_rules(&me, name, Vec::new(), Vec::new(), rules, now_ms, rng)?;
         if !self.follow(created.id, now) {
             return Err(HostError::NotFollowed(created.id));
         }

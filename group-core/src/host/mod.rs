@@ -227,6 +227,10 @@ impl GroupHost {
             let Some(group) = group_of_name(&head.name) else {
                 continue;
             };
+            // Only the group's own heads (other layers name heads under the group too).
+            if head.name != group.epoch_head() && head.name != group.messages_head() {
+                continue;
+            }
             let newer = self
                 .heads
                 .get(&head.name)
