@@ -140,6 +140,11 @@ pub(crate) struct NodeArgs {
     /// Cap on stored block bytes, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub(crate) store_mib: u64,
+    /// Run the external action TRIGGER_X here: once a group attests it, POST a JSON body
+    /// to this URL (`http://127.0.0.1:PORT/PATH`) with the proposal id as
+    /// `Idempotency-Key`, once per proposal (markers in DIR/executions.redb).
+    #[arg(long, value_name = "URL")]
+    pub(crate) trigger_url: Option<String>,
     #[command(flatten)]
     pub(crate) web: WebArgs,
 }
@@ -300,6 +305,55 @@ pub(crate) enum GroupCommand {
         /// Display name.
         #[arg(value_name = "NAME")]
         name: String,
+        /// A voting rule, `ACTION=NUM/DEN`: the action passes once that fraction of the
+        /// members voted YES (repeatable), e.g. `--approve TRIGGER_X=1/10`.
+        #[arg(long, value_name = "RULE")]
+        approve: Vec<String>,
+    },
+    /// Make this node the group's committee: a fresh group key `PK_G`, recorded in a new
+    /// epoch (you must be the creator or a full co-admin); the node then attests every
+    /// proposal that passes.
+    Committee {
+        /// The group id.
+        #[arg(value_name = "GROUP")]
+        group: String,
+    },
+    /// Propose an action; prints the proposal id.
+    Propose {
+        /// The group id.
+        #[arg(value_name = "GROUP")]
+        group: String,
+        /// The action type: TRIGGER_X, REMOVE_MEMBER, …
+        #[arg(value_name = "ACTION")]
+        action: String,
+        /// Data for an external action (passed on to its handler).
+        #[arg(long, value_name = "TEXT")]
+        text: Option<String>,
+        /// The member to remove (REMOVE_MEMBER).
+        #[arg(long, value_name = "ACTOR")]
+        remove: Option<String>,
+        /// Minutes open for votes.
+        #[arg(long, value_name = "N", default_value_t = 60)]
+        minutes: u64,
+    },
+    /// Vote on a proposal.
+    Vote {
+        /// The group id.
+        #[arg(value_name = "GROUP")]
+        group: String,
+        /// The proposal id.
+        #[arg(value_name = "PROPOSAL")]
+        proposal: String,
+        /// yes or no.
+        #[arg(value_name = "VOTE", value_parser = ["yes", "no"])]
+        vote: String,
+    },
+    /// The group's proposals: tallies, and attestations once issued (`--json` prints them
+    /// in the form `quorate verify` reads).
+    Proposals {
+        /// The group id.
+        #[arg(value_name = "GROUP")]
+        group: String,
     },
     /// Invite an actor (by id) to a group you administer: they get a sealed invitation on
     /// the rendezvous topic and join with `quorate group accept`.

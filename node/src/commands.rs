@@ -21,6 +21,7 @@ pub(crate) async fn node(args: NodeArgs) -> Result<(), Failure> {
     config.stack = args.stack;
     config.max_peers = args.max_peers;
     config.store_max_bytes = args.store_mib.saturating_mul(1024 * 1024);
+    config.trigger_url.clone_from(&args.trigger_url);
     config.web = args.web.config();
     let node = Node::start(config).await.map_err(|e| match e {
         NodeError::Web(e) if e.is_setup() => Failure::Usage(e.to_string()),

@@ -21,7 +21,37 @@ pub(crate) async fn run(args: GroupArgs) -> Result<(), Failure> {
         .clone()
         .ok_or_else(|| Failure::Usage("--data DIR is required".into()))?;
     let (command, wait) = match args.command {
-        GroupCommand::Create { name } => (Command::Create { name }, 10),
+        GroupCommand::Create { name, approve } => (Command::Create { name, approve }, 10),
+        GroupCommand::Committee { group } => (Command::Committee { group }, 10),
+        GroupCommand::Propose {
+            group,
+            action,
+            text,
+            remove,
+            minutes,
+        } => (
+            Command::Propose {
+                group,
+                action,
+                data: text,
+                remove,
+                minutes,
+            },
+            10,
+        ),
+        GroupCommand::Vote {
+            group,
+            proposal,
+            vote,
+        } => (
+            Command::Vote {
+                group,
+                proposal,
+                yes: vote == "yes",
+            },
+            10,
+        ),
+        GroupCommand::Proposals { group } => (Command::Proposals { group }, 10),
         GroupCommand::Invite {
             group,
             actor,
@@ -102,6 +132,41 @@ fn print(_dir: &Path, reply: &GroupReply, json: bool) -> Result<(), Failure> {
         }
         GroupReply::Epoch { epoch, cid, bytes } => {
             println!("epoch {epoch} state {cid} rekey_bytes {bytes}");
+        }
+        GroupReply::Committee { group_key, epoch } => {
+            println!("group key {group_key} (epoch {epoch})");
+        }
+        GroupReply::Proposed { proposal } => println!("proposal {proposal}"),
+        GroupReply::Voted { vote } => println!("vote {vote}"),
+        GroupReply::Proposals {
+            group_key,
+            proposals,
+        } => {
+            println!(
+                "group key {}",
+                group_key.as_deref().unwrap_or("(no committee yet)")
+            );
+            for p in proposals {
+                let needed = p
+                    .needed
+                    .map(|n| format!(", {n} more YES needed"))
+                    .unwrap_or_default();
+                let attested = if p.attestation.is_some() {
+                    ", attested"
+                } else {
+                    ""
+                };
+                println!(
+                    "{} {} by {}…: {} ({} yes / {} no of {}{needed}){attested}",
+                    p.proposal,
+                    p.action,
+                    p.by.get(..8).unwrap_or(&p.by),
+                    p.outcome,
+                    p.yes,
+                    p.no,
+                    p.eligible
+                );
+            }
         }
         GroupReply::Groups { groups } => {
             for g in groups {

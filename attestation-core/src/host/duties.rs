@@ -38,7 +38,7 @@ impl<M: MarkerStore> GovernanceHost<M> {
 
     /// The group key of the committee named by the epoch state `epoch_state`; asks for
     /// the committee block if it is missing.
-    fn group_key(
+    fn key_for_epoch(
         &mut self,
         group: GroupId,
         epoch_state: &Cid,
@@ -87,7 +87,7 @@ impl<M: MarkerStore> GovernanceHost<M> {
             else {
                 continue;
             };
-            let Some(key) = self.group_key(group, &proposal.epoch_state, load) else {
+            let Some(key) = self.key_for_epoch(group, &proposal.epoch_state, load) else {
                 continue;
             };
             let Some(gov) = self.gov.get_mut(&group) else {

@@ -482,7 +482,12 @@ impl<M: MarkerStore> GovernanceHost<M> {
     fn take_stored(&mut self, load: &mut impl FnMut(&Cid) -> Option<Block>) -> usize {
         let mut work = 0;
         for _ in 0..16 {
-            let found: Vec<Block> = self.wanted.iter().take(MAX_REWANT).filter_map(|c| load(c)).collect();
+            let found: Vec<Block> = self
+                .wanted
+                .iter()
+                .take(MAX_REWANT)
+                .filter_map(&mut *load)
+                .collect();
             if found.is_empty() {
                 break;
             }

@@ -73,6 +73,9 @@ pub struct NodeConfig {
     pub group_retention: Duration,
     /// Most bytes held per such group (default 64 MiB); beyond it blocks stay evictable.
     pub group_quota_bytes: u64,
+    /// Where the external action `TRIGGER_X` POSTs when a group attests it
+    /// (`http://127.0.0.1:PORT/PATH`); none by default (this node does not run it).
+    pub trigger_url: Option<String>,
 }
 
 impl NodeConfig {
@@ -93,6 +96,7 @@ impl NodeConfig {
             web: None,
             group_retention: Duration::from_secs(7 * 24 * 3600),
             group_quota_bytes: 64 * 1024 * 1024,
+            trigger_url: None,
         }
     }
 }

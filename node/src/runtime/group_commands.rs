@@ -2,15 +2,19 @@
 //! [`GroupHost`](quorate_group_core::host::GroupHost).
 
 use quorate_actor_core::{ActorId, ActorSecret, Identity};
-use quorate_group_core::GroupId;
+use quorate_attestation_core::SingleKeyCommittee;
+use quorate_governance_core::{ActionPayload, Outcome, Proposal, VoteValue};
 use quorate_group_core::host::HostError;
+use quorate_group_core::{Eligible, Fraction, GroupId, Rule, is_action_type};
 use quorate_mesh_proto::Duration;
+use quorate_mesh_proto::{Cid, Instant};
 use rand_core::OsRng;
 use tokio::sync::oneshot;
 
 use super::control::Reply;
-use super::group_control::{GroupCommand, GroupReply};
+use super::group_control::{AttestationView, GroupCommand, GroupReply, ProposalView};
 use super::groups::now_ms;
+use super::groups::save_committee_key;
 use super::node::Node;
 
 type Answer = Option<(oneshot::Sender<Reply>, Reply)>;
@@ -57,7 +61,7 @@ impl Node {
                 let timeout = Duration::from_millis(timeout_ms);
                 let ticket = parse_group(&group).and_then(|group| {
                     let invitee = parse_actor(&actor)?;
-                    self.groups
+                    self.group_host()
                         .invite(group, invitee, &note, now, timeout)
                         .map_err(text)
                 });
@@ -79,11 +83,18 @@ impl Node {
 
     fn group_command(&mut self, command: GroupCommand) -> Result<GroupReply, String> {
         let now = self.now();
-        let host = &mut self.groups;
+        if let Some(reply) = self.governance_command(&command, now)? {
+            return Ok(reply);
+        }
+        let host = self.group_host();
         Ok(match command {
-            GroupCommand::Create { name } => {
+            GroupCommand::Create { name, approve } => {
+                let rules = approve
+                    .iter()
+                    .map(|r| parse_rule(r))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let group = host
-                    .create(&name, now, now_ms(), &mut OsRng)
+                    .create_with_rules(&name, rules, now, now_ms(), &mut OsRng)
                     .map_err(text)?;
                 GroupReply::Created {
                     group: group.to_string(),
@@ -138,7 +149,154 @@ impl Node {
             GroupCommand::List => GroupReply::Groups {
                 groups: host.list(),
             },
-            GroupCommand::Invite { .. } => return Err("internal: invite is parked".into()),
+            GroupCommand::Invite { .. }
+            | GroupCommand::Committee { .. }
+            | GroupCommand::Propose { .. }
+            | GroupCommand::Vote { .. }
+            | GroupCommand::Proposals { .. } => {
+                return Err("internal: handled elsewhere".into());
+            }
         })
     }
+
+    /// The governance commands; `None` for the others.
+    fn governance_command(
+        &mut self,
+        command: &GroupCommand,
+        now: Instant,
+    ) -> Result<Option<GroupReply>, String> {
+        let gov = |e: quorate_attestation_core::host::GovError| e.to_string();
+        Ok(Some(match command {
+            GroupCommand::Committee { group } => {
+                let group = parse_group(group)?;
+                let me = self
+                    .groups
+                    .groups()
+                    .identity()
+                    .map(Identity::id)
+                    .ok_or("no actor")?;
+                let committee = SingleKeyCommittee::generate(me, &mut OsRng);
+                let key = committee.group_key();
+                save_committee_key(&self.config.data_dir, &group, &me, &committee)?;
+                let epoch = self
+                    .groups
+                    .set_committee(group, committee, now, now_ms(), &mut OsRng)
+                    .map_err(gov)?;
+                GroupReply::Committee {
+                    group_key: hex::encode(key),
+                    epoch: epoch.epoch,
+                }
+            }
+            GroupCommand::Propose {
+                group,
+                action,
+                data,
+                remove,
+                minutes,
+            } => {
+                let group = parse_group(group)?;
+                let payload = match (data, remove) {
+                    (_, Some(actor)) => Some(ActionPayload::RemoveMember(parse_actor(actor)?)),
+                    (Some(d), None) => Some(ActionPayload::Data(d.clone())),
+                    (None, None) => None,
+                };
+                let voting = minutes.saturating_mul(60_000);
+                let id = self
+                    .groups
+                    .propose(group, action, payload, voting, now, now_ms())
+                    .map_err(gov)?;
+                GroupReply::Proposed {
+                    proposal: id.to_string(),
+                }
+            }
+            GroupCommand::Vote {
+                group,
+                proposal,
+                yes,
+            } => {
+                let group = parse_group(group)?;
+                let proposal: Cid = proposal
+                    .parse()
+                    .map_err(|e| format!("{proposal:?} is not a proposal id: {e}"))?;
+                let value = if *yes { VoteValue::Yes } else { VoteValue::No };
+                let cid = self
+                    .groups
+                    .vote(group, &proposal, value, now)
+                    .map_err(gov)?;
+                GroupReply::Voted {
+                    vote: cid.to_string(),
+                }
+            }
+            GroupCommand::Proposals { group } => {
+                let group = parse_group(group)?;
+                let mut proposals: Vec<ProposalView> = self
+                    .groups
+                    .proposals(&group)
+                    .into_iter()
+                    .map(|(id, p)| self.proposal_view(&group, id, &p))
+                    .collect();
+                proposals.sort_by_key(|p| std::cmp::Reverse(p.expires_at));
+                GroupReply::Proposals {
+                    group_key: self.groups.group_key(&group).map(hex::encode),
+                    proposals,
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    fn proposal_view(&self, group: &GroupId, id: Cid, p: &Proposal) -> ProposalView {
+        let tally = self.groups.tally(group, &id, now_ms());
+        let outcome = match tally.as_ref().map(|t| &t.outcome) {
+            None => "unknown epoch".to_owned(),
+            Some(Outcome::Pending) => "pending".to_owned(),
+            Some(Outcome::Passed { .. }) => "passed".to_owned(),
+            Some(Outcome::Rejected) => "rejected".to_owned(),
+            Some(Outcome::Tied) => "tied".to_owned(),
+            Some(Outcome::Expired) => "expired".to_owned(),
+            Some(Outcome::Invalid(fault)) => format!("invalid: {fault}"),
+            Some(other) => format!("{other:?}"),
+        };
+        ProposalView {
+            proposal: id.to_string(),
+            action: p.action_type.clone(),
+            by: p.created_by.to_string(),
+            epoch: p.epoch,
+            expires_at: p.expires_at,
+            outcome,
+            yes: tally.as_ref().map_or(0, |t| t.yes),
+            no: tally.as_ref().map_or(0, |t| t.no),
+            eligible: tally.as_ref().map_or(0, |t| t.eligible),
+            needed: tally.as_ref().and_then(|t| t.needed),
+            attestation: self
+                .groups
+                .attestation(group, &id)
+                .map(|a| AttestationView {
+                    group: a.group.to_string(),
+                    epoch: a.epoch,
+                    proposal: a.proposal.to_string(),
+                    signed_message_hash: hex::encode(a.signed_message_hash),
+                    group_signature: hex::encode(a.group_signature),
+                    issued_at: a.issued_at,
+                }),
+        }
+    }
+}
+
+/// `ACTION=NUM/DEN`: fractional approval of the members.
+fn parse_rule(text: &str) -> Result<Rule, String> {
+    let bad = || format!("{text:?}: a rule is ACTION=NUM/DEN, e.g. TRIGGER_X=1/10");
+    let (action, fraction) = text.split_once('=').ok_or_else(bad)?;
+    let (num, den) = fraction.split_once('/').ok_or_else(bad)?;
+    let num = num.trim().parse().map_err(|_| bad())?;
+    let den = den.trim().parse().map_err(|_| bad())?;
+    let threshold = Fraction::new(num, den);
+    if !threshold.is_valid() || !is_action_type(action.trim()) {
+        return Err(bad());
+    }
+    Ok(Rule::FractionalApproval {
+        threshold,
+        eligible: Eligible::Members,
+        action_types: vec![action.trim().to_owned()],
+    })
 }

@@ -13,6 +13,43 @@ pub enum GroupCommand {
     Create {
         /// Display name.
         name: String,
+        /// Voting rules `ACTION=NUM/DEN` (fractional approval of the members), e.g.
+        /// `TRIGGER_X=1/10`.
+        #[serde(default)]
+        approve: Vec<String>,
+    },
+    /// Make this node the group's committee: a fresh group key `PK_G` recorded in a new
+    /// epoch (the actor must be the creator or a full co-admin).
+    Committee {
+        /// The group id (hex).
+        group: String,
+    },
+    /// Propose an action in the group's current epoch.
+    Propose {
+        /// The group id (hex).
+        group: String,
+        /// The action type (`TRIGGER_X`, `REMOVE_MEMBER`, …).
+        action: String,
+        /// Data for an external action.
+        data: Option<String>,
+        /// The member to remove (`REMOVE_MEMBER`).
+        remove: Option<String>,
+        /// Minutes open for votes.
+        minutes: u64,
+    },
+    /// Vote on a proposal.
+    Vote {
+        /// The group id (hex).
+        group: String,
+        /// The proposal id (CID).
+        proposal: String,
+        /// YES (else NO).
+        yes: bool,
+    },
+    /// The group's proposals: tallies and attestations.
+    Proposals {
+        /// The group id (hex).
+        group: String,
     },
     /// Invite an actor: an invite block on the group topic, and a sealed invitation on the
     /// rendezvous topic (needs the invitee's profile: fetched from peers if not known).
@@ -63,6 +100,51 @@ pub enum GroupCommand {
     List,
 }
 
+/// An attestation, in the JSON form `quorate verify` reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationView {
+    /// Group id.
+    pub group: String,
+    /// Epoch.
+    pub epoch: u64,
+    /// Proposal id.
+    pub proposal: String,
+    /// Hex.
+    pub signed_message_hash: String,
+    /// Hex.
+    pub group_signature: String,
+    /// Unix ms.
+    pub issued_at: u64,
+}
+
+/// One proposal and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalView {
+    /// Its id.
+    pub proposal: String,
+    /// Action type.
+    pub action: String,
+    /// Proposer.
+    pub by: String,
+    /// Epoch.
+    pub epoch: u64,
+    /// Voting closes (Unix ms).
+    pub expires_at: u64,
+    /// Outcome now (`pending`, `passed`, `rejected`, `tied`, `expired`, `invalid: …`).
+    pub outcome: String,
+    /// YES votes counted.
+    pub yes: usize,
+    /// NO votes counted.
+    pub no: usize,
+    /// Eligible voters.
+    pub eligible: usize,
+    /// YES votes still needed, if pending.
+    pub needed: Option<usize>,
+    /// The group's attestation, once issued.
+    pub attestation: Option<AttestationView>,
+}
+
 /// The answer to a [`GroupCommand`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "group_reply", rename_all = "snake_case")]
@@ -110,5 +192,29 @@ pub enum GroupReply {
     Groups {
         /// The groups.
         groups: Vec<GroupView>,
+    },
+    /// Committee: the group key.
+    Committee {
+        /// `PK_G`, hex.
+        group_key: String,
+        /// The epoch recording it.
+        epoch: u64,
+    },
+    /// Propose: the proposal.
+    Proposed {
+        /// Its id.
+        proposal: String,
+    },
+    /// Vote: the vote block.
+    Voted {
+        /// Its CID.
+        vote: String,
+    },
+    /// Proposals.
+    Proposals {
+        /// `PK_G` of the current epoch, hex (if known).
+        group_key: Option<String>,
+        /// Newest first.
+        proposals: Vec<ProposalView>,
     },
 }

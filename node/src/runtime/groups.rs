@@ -1,14 +1,21 @@
-//! Groups in the node: one [`GroupHost`] (group-core) — every group the node hears of,
+//! Groups in the node: one governance host (attestation-core's `GovernanceHost` over
+//! group-core's `GroupHost`) — every group the node hears of,
 //! up to 256, as a member for the actor it acts as (see `group_control`) and as a blind
 //! store-and-forward cache for every other group: signatures and membership checked, the
 //! valid blocks (ciphertext only) retained for [`NodeConfig::group_retention`] under a
 //! byte quota per group ([`NodeConfig::group_quota_bytes`]), so members who were offline
 //! catch up from it. Beyond the quota blocks stay in the ordinary evictable cache.
 //!
-//! This file carries the host's outputs out: mesh inputs to the driver (group heads
-//! announced are remembered in `DIR/heads.json`, so the groups are followed again and
-//! rebuilt from the store after a restart), blocks to pin or retain to the store, invite
-//! outcomes to the control socket.
+//! Governance rides on it: proposals, votes and attestations on the group topics; the
+//! committee duty for the groups whose key this node holds (`DIR/committee/<group>.key`);
+//! the execution engine with the internal actions (for groups whose admin is the actor)
+//! and `TRIGGER_X` as an HTTP POST to `NodeConfig::trigger_url`, with markers in redb
+//! (`DIR/executions.redb`) so a job runs once across restarts.
+//!
+//! This file carries the host's outputs out: mesh inputs to the driver (heads announced
+//! are remembered in `DIR/heads.json`, so the groups are followed again and rebuilt from
+//! the store after a restart), blocks to pin or retain to the store, invite outcomes to
+//! the control socket, HTTP POSTs.
 //!
 //! [`NodeConfig::group_retention`]: super::NodeConfig::group_retention
 //! [`NodeConfig::group_quota_bytes`]: super::NodeConfig::group_quota_bytes
@@ -16,7 +23,11 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use quorate_actor_core::Identity;
+use quorate_attestation_core::SingleKeyCommittee;
+use quorate_attestation_core::execute::{Effect, ExecutionEngine, Job, internal_handlers};
+use quorate_attestation_core::host::{GovOutput, GovernanceHost};
 use quorate_group_core::host::{GroupHost, HostConfig, HostOutput, Keep};
+use quorate_group_core::{GroupId, GroupState};
 use quorate_mesh_blockstore::{BlockStore as _, PutOptions};
 use quorate_mesh_proto::Instant;
 use quorate_mesh_proto::mesh::{Event, Head, Input, NodeId};
@@ -25,7 +36,9 @@ use rand_core::OsRng;
 use super::NodeConfig;
 use super::control::Reply;
 use super::group_control::GroupReply;
+use super::markers::RedbMarkers;
 use super::node::Node;
+use super::trigger::{self, TriggerUrl};
 
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -33,12 +46,103 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// The node's group host, from its configuration.
-pub(crate) fn host(config: &NodeConfig, own: NodeId) -> GroupHost {
+/// The node's governance host.
+pub(crate) type Governance = GovernanceHost<RedbMarkers>;
+
+/// Crash right after a job's `Started` marker is durable and before its effect (tests of
+/// exactly-once execution set it; never set in production).
+const CRASH_HOOK: &str = "QUORATE_CRASH_BEFORE_EFFECT";
+
+/// The node's governance host, from its configuration: groups, execution markers in
+/// `DIR/executions.redb`, the internal handlers, `TRIGGER_X` if a URL is configured, and
+/// the committee keys kept in `DIR/committee/`.
+pub(crate) fn host(config: &NodeConfig, own: NodeId) -> Result<Governance, String> {
     let mut host = HostConfig::default();
     host.retention = config.group_retention;
     host.quota_bytes = config.group_quota_bytes;
-    GroupHost::new(host, own)
+    let mut registry = internal_handlers();
+    if let Some(url) = &config.trigger_url {
+        let url: TriggerUrl = url.parse()?;
+        registry.register("TRIGGER_X", trigger_handler(url));
+    }
+    let markers = RedbMarkers::open(&config.data_dir)?;
+    let mut gov = GovernanceHost::new(
+        GroupHost::new(host, own),
+        ExecutionEngine::new(registry, markers),
+    );
+    for (group, committee) in load_committee_keys(&config.data_dir) {
+        gov.hold_committee_key(group, committee);
+    }
+    Ok(gov)
+}
+
+/// `TRIGGER_X`: POST `{group, proposal, epoch, data}` to `url`.
+fn trigger_handler(url: TriggerUrl) -> impl Fn(&Job, &GroupState) -> Result<Effect, String> {
+    move |job: &Job, _state: &GroupState| {
+        let data = job
+            .payload
+            .as_ref()
+            .and_then(|b| quorate_governance_core::ActionPayload::decode(b).ok())
+            .and_then(|p| match p {
+                quorate_governance_core::ActionPayload::Data(d) => Some(d),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let body = serde_json::json!({
+            "group": job.proposal.group.to_string(),
+            "proposal": job.id.to_string(),
+            "epoch": job.proposal.epoch,
+            "action": job.proposal.action_type,
+            "data": data,
+            "issuedAt": job.attestation.issued_at,
+        });
+        Ok(Effect::HttpPost {
+            url: format!("http://{}{}", url.addr, url.path),
+            body: body.to_string().into_bytes(),
+            key: job.id.to_string(),
+        })
+    }
+}
+
+fn committee_dir(data: &std::path::Path) -> std::path::PathBuf {
+    data.join("committee")
+}
+
+/// The committee keys this node holds: `DIR/committee/<group>.key`, each the holder's
+/// actor id and the key's secret in hex (0600, like the node key).
+fn load_committee_keys(data: &std::path::Path) -> Vec<(GroupId, SingleKeyCommittee)> {
+    let Ok(entries) = std::fs::read_dir(committee_dir(data)) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let group: GroupId = name.strip_suffix(".key")?.parse().ok()?;
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            let (holder, secret) = text.trim().split_once(' ')?;
+            let mut bytes = [0u8; 32];
+            hex::decode_to_slice(secret, &mut bytes).ok()?;
+            let committee = SingleKeyCommittee::from_secret(holder.parse().ok()?, &bytes);
+            zeroize::Zeroize::zeroize(&mut bytes);
+            Some((group, committee))
+        })
+        .collect()
+}
+
+/// Keeps a committee key (before the epoch naming it is published).
+pub(crate) fn save_committee_key(
+    data: &std::path::Path,
+    group: &GroupId,
+    holder: &quorate_actor_core::ActorId,
+    committee: &SingleKeyCommittee,
+) -> Result<(), String> {
+    let dir = committee_dir(data);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(format!("{group}.key"));
+    let text = zeroize::Zeroizing::new(format!("{holder} {}\n", hex::encode(committee.secret())));
+    super::keyfile::write_private(&path, text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 impl Node {
@@ -48,12 +152,21 @@ impl Node {
         self.groups.restore(now, [head]);
     }
 
+    /// The group host.
+    pub(crate) fn group_host(&mut self) -> &mut GroupHost {
+        self.groups.groups_mut()
+    }
+
     /// The node acts as `identity` from now on: its groups are rebuilt with its keys.
     pub(crate) fn act_as(&mut self, identity: Identity, now: Instant) {
-        if self.groups.identity().map(Identity::id) != Some(identity.id()) {
-            tracing::info!(actor = %identity.id().short(), "acting as actor");
+        if self.groups.groups().identity().map(Identity::id) == Some(identity.id()) {
+            return;
         }
-        self.groups.act_as(identity, now, now_ms());
+        tracing::info!(actor = %identity.id().short(), "acting as actor");
+        self.groups.groups_mut().act_as(identity, now, now_ms());
+        // Rebuild the groups from the store now (one pump loads everything it has), so
+        // the command that named the actor sees them.
+        self.groups_pump(now);
     }
 
     /// A mesh event, as the group layer sees it.
@@ -79,6 +192,24 @@ impl Node {
         let mut work = 0;
         while let Some(output) = self.groups.poll_output() {
             work += 1;
+            let output = match output {
+                GovOutput::Host(o) => o,
+                GovOutput::Http {
+                    group,
+                    proposal,
+                    url,
+                    body,
+                    key,
+                    resumed,
+                } => {
+                    self.run_http(group, proposal, &url, &body, &key, resumed);
+                    continue;
+                }
+                other => {
+                    tracing::info!("governance: {other:?}");
+                    continue;
+                }
+            };
             match output {
                 HostOutput::Mesh(input) => {
                     if let Input::SetHead(head) = &input {
@@ -120,5 +251,33 @@ impl Node {
             }
         }
         work
+    }
+
+    /// Carries out a job's HTTP POST (`TRIGGER_X`), then records it done.
+    fn run_http(
+        &mut self,
+        group: GroupId,
+        proposal: quorate_governance_core::ProposalId,
+        url: &str,
+        body: &[u8],
+        key: &str,
+        resumed: bool,
+    ) {
+        if !resumed && std::env::var_os(CRASH_HOOK).is_some() {
+            tracing::error!("{CRASH_HOOK} is set: exiting before the effect of {proposal}");
+            std::process::exit(70);
+        }
+        let result = url
+            .parse::<TriggerUrl>()
+            .and_then(|u| trigger::post(&u, body, key));
+        match result {
+            Ok(status) => {
+                tracing::info!(%proposal, status, resumed, "TRIGGER_X posted");
+                self.groups
+                    .finished(group, &proposal, format!("POST {url}: {status}"));
+            }
+            // Stays `Started`: offered again after a restart (same idempotency key).
+            Err(e) => tracing::warn!(%proposal, "TRIGGER_X: {e}"),
+        }
     }
 }

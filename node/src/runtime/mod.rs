@@ -62,8 +62,10 @@ mod group_commands;
 pub mod group_control;
 mod groups;
 pub mod keyfile;
+mod markers;
 mod node;
 mod requests;
+mod trigger;
 
 pub use config::{NodeConfig, Stack};
 pub use node::{Node, NodeError, NodeInfo, STORE_FILE};

@@ -68,6 +68,9 @@ pub enum NodeError {
     /// A bad ICE server URL.
     #[error("ICE server: {0}")]
     IceServer(String),
+    /// The governance layer could not start (execution markers, trigger URL).
+    #[error("governance: {0}")]
+    Governance(String),
     /// The first contact with the rendezvous server failed.
     #[error("rendezvous server: {0}")]
     Rendezvous(#[from] ClientError),
@@ -159,7 +162,7 @@ pub struct Node {
     pub(crate) misbehaviour: VecDeque<MisbehaviourRecord>,
     pub(crate) bad_signals: BTreeMap<NodeId, BadSender>,
     pub(crate) actors: Actors,
-    pub(crate) groups: quorate_group_core::host::GroupHost,
+    pub(crate) groups: super::groups::Governance,
     /// `quorate group invite` callers waiting for the outcome.
     pub(crate) invite_replies: BTreeMap<
         quorate_group_core::host::InviteTicket,
@@ -250,7 +253,7 @@ impl Node {
         let mesh = Mesh::new(mesh_config, Instant::from_micros(0));
         tracing::info!(node = %id, %udp, stack, "node started");
         let actors = Actors::load(&config.data_dir);
-        let groups = super::groups::host(&config, id);
+        let groups = super::groups::host(&config, id).map_err(NodeError::Governance)?;
         let mut node = Node {
             info: NodeInfo {
                 id,

@@ -72,10 +72,16 @@ impl Proc {
     /// Starts `quorate ARGS`, with stderr logged to `DIR/NAME.log`, and waits for its
     /// first line.
     pub fn start(dir: &Path, name: &str, args: &[&str]) -> Proc {
+        Proc::start_with_env(dir, name, args, &[])
+    }
+
+    /// [`Proc::start`] with extra environment variables.
+    pub fn start_with_env(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
         use std::io::BufRead as _;
         let log = dir.join(format!("{name}.log"));
         let mut child = Command::new(BIN)
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info,quorate_node=debug")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -135,6 +141,7 @@ impl Proc {
         )
     }
 
+    /// Whether it is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
