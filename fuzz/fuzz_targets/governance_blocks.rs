@@ -9,7 +9,8 @@
 //! Then the evaluator: the input also selects, from a pool of genuine and invalid votes on
 //! a genuine proposal of a five-member group, a bag (with repeats), plus any vote the input
 //! decoded to; evaluated at a time the input picks, in the given order and reversed, the
-//! results must be equal, and the counts must be consistent with the outcome.
+//! results must be equal, and the counts must be consistent with the outcome. The same
+//! blocks go into a `Ballots` in both orders: the same verified votes and tally.
 
 #![no_main]
 #![allow(
@@ -25,7 +26,7 @@ use libfuzzer_sys::fuzz_target;
 use quorate_actor_core::{ActorSecret, Identity};
 use quorate_attestation_core::{Committee, GroupAttestation, verify_attestation};
 use quorate_governance_core::{
-    ActionPayload, Outcome, Proposal, Snapshot, Vote, VoteValue, evaluate,
+    ActionPayload, BallotLimits, Ballots, Outcome, Proposal, Snapshot, Vote, VoteValue, evaluate,
 };
 use quorate_group_core::{Eligible, Fraction, GroupState, Member, Rule, StateConfig, ops};
 use quorate_mesh_proto::{Block, Cid, Codec};
@@ -136,4 +137,19 @@ fuzz_target!(|data: &[u8]| {
     if forward.outcome == (Outcome::Passed { at_expiry: false }) {
         assert!(forward.yes * 5 >= forward.eligible * 2, "passed under the threshold: {forward:?}");
     }
+
+    // The ballot box: the same blocks (the fuzzed one among them) in both orders hold the
+    // same verified votes and tally the same.
+    let mut blocks: Vec<Block> = vec![f.block.clone(), block.clone()];
+    blocks.extend(bag.iter().filter_map(|v| v.to_block().ok()));
+    let fill = |order: &mut dyn Iterator<Item = &Block>| {
+        let mut b = Ballots::new(group, BallotLimits::default());
+        for blk in order {
+            let _ = b.insert(blk, &f.state);
+        }
+        (b.vote_cids(f.block.cid()), b.tally(f.block.cid(), &f.state, now))
+    };
+    let a = fill(&mut blocks.iter());
+    let b = fill(&mut blocks.iter().rev());
+    assert_eq!(a, b, "the ballot box depends on the order");
 });

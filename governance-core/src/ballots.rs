@@ -3,7 +3,9 @@
 //! (decoding, the proposer's signature, the group); a vote is kept only once its
 //! signature verifies under the voter's key in the proposal's epoch — until the proposal
 //! and that epoch are known it waits in a bounded pool ([`Ballots::recheck`] after the
-//! group state changes). So a forged vote can never displace a genuine one.
+//! group state changes). So a forged vote can never displace a genuine one. The
+//! per-member proposal limit applies in [`Ballots::tally`]: beyond
+//! [`PROPOSALS_PER_MEMBER`] per proposer and epoch, only the earliest count.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +14,8 @@ use quorate_group_core::{GroupId, GroupState, ObjectError};
 use quorate_mesh_proto::{Block, BlockPayload as _, Cid};
 
 use crate::action::ActionPayload;
-use crate::evaluate::{Evaluation, Snapshot, evaluate};
+use crate::evaluate::{Evaluation, ProposalFault, Snapshot, evaluate};
+use crate::limit::{PROPOSALS_PER_MEMBER, admitted};
 use crate::proposal::{Proposal, ProposalId};
 use crate::vote::{Vote, VoteValue};
 
@@ -276,6 +279,14 @@ impl Ballots {
     #[must_use]
     pub fn tally(&self, id: &ProposalId, state: &GroupState, now_ms: u64) -> Option<Evaluation> {
         let proposal = self.proposals.get(id)?;
+        let same: Vec<(&ProposalId, &Proposal)> = self
+            .proposals
+            .iter()
+            .filter(|(_, p)| p.created_by == proposal.created_by && p.epoch == proposal.epoch)
+            .collect();
+        if same.len() > PROPOSALS_PER_MEMBER && !admitted(same, PROPOSALS_PER_MEMBER).contains(id) {
+            return Some(Evaluation::invalid(ProposalFault::RateLimited));
+        }
         let epoch = state.epoch(&proposal.epoch_state)?;
         let (_, genesis) = state.genesis()?;
         let snapshot = Snapshot::of(epoch, genesis);

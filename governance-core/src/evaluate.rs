@@ -79,6 +79,10 @@ pub enum ProposalFault {
     /// Its rule has nobody eligible to vote.
     #[error("nobody is eligible to vote on it")]
     NoVoters,
+    /// Its proposer made more proposals in this epoch than the per-member limit, and this
+    /// one is not among the earliest ([`crate::admitted`]).
+    #[error("over its proposer's proposal limit for the epoch")]
+    RateLimited,
 }
 
 /// Why one vote does not count.
@@ -156,7 +160,7 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    fn invalid(fault: ProposalFault) -> Evaluation {
+    pub(crate) fn invalid(fault: ProposalFault) -> Evaluation {
         Evaluation {
             outcome: Outcome::Invalid(fault),
             eligible: 0,

@@ -77,3 +77,28 @@ fn votes_before_their_proposal_wait_then_count() {
     let foreign = other.vote(0, &op, VoteValue::Yes).to_block().unwrap();
     assert!(matches!(b.insert(&foreign, &w.state), Taken::Rejected(_)));
 }
+
+#[test]
+fn proposals_over_the_per_member_limit_do_not_count() {
+    use quorate_governance_core::{PROPOSALS_PER_MEMBER, Proposal, ProposalFault};
+    let w = world(5, Silent::Yes, Tie::Reject);
+    let mut b = Ballots::new(w.group, BallotLimits::default());
+    let mut blocks = Vec::new();
+    for i in 0..=PROPOSALS_PER_MEMBER as u64 {
+        let p = Proposal {
+            created_at: T0 + i,
+            ..w.propose(2, "TRIGGER_X").1
+        };
+        let block = p.sign(&w.people[2]).unwrap();
+        b.insert(&block, &w.state);
+        blocks.push(block);
+    }
+    let last = blocks.last().unwrap().cid();
+    let first = blocks[0].cid();
+    let over = b.tally(last, &w.state, T0 + 100).unwrap();
+    assert_eq!(over.outcome, Outcome::Invalid(ProposalFault::RateLimited));
+    assert!(!matches!(
+        b.tally(first, &w.state, T0 + 100).unwrap().outcome,
+        Outcome::Invalid(_)
+    ));
+}
