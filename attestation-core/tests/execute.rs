@@ -171,3 +171,68 @@ fn remove_member_plans_a_new_epoch_once_and_nothing_when_already_done() {
         Err(NotRun::Handler(_))
     ));
 }
+
+#[test]
+fn add_member_rotate_key_and_change_policy_plan_their_epochs_once() {
+    use quorate_group_core::{Eligible, Fraction, Member, Rule};
+    let s = setup();
+    let pk = s.committee.group_key();
+    let mut engine = ExecutionEngine::new(internal_handlers(), MemoryMarkers::default());
+    let newcomer = common::person(77);
+
+    // ADD_MEMBER: an epoch adding them; nothing if they are in already.
+    let add = ActionPayload::AddMember(Member::of(&newcomer));
+    let j = job(&s, internal::ADD_MEMBER, Some(&add));
+    match engine.begin(&j, &pk, &s.state, NOW).unwrap().effect {
+        Effect::Epoch(change) => assert_eq!(change.add, vec![Member::of(&newcomer)]),
+        other => panic!("{other:?}"),
+    }
+    let present = ActionPayload::AddMember(Member::of(&s.people[4]));
+    let j = job(&s, internal::ADD_MEMBER, Some(&present));
+    assert!(matches!(
+        engine.begin(&j, &pk, &s.state, NOW).unwrap().effect,
+        Effect::Nothing
+    ));
+
+    // ROTATE_KEY: an empty change (a fresh key) in the proposal's epoch.
+    let j = job(&s, internal::ROTATE_KEY, None);
+    match engine.begin(&j, &pk, &s.state, NOW).unwrap().effect {
+        Effect::Epoch(change) => assert!(change.add.is_empty() && change.remove.is_empty()),
+        other => panic!("{other:?}"),
+    }
+
+    // CHANGE_POLICY: the new voting rules; nothing if they are the current ones.
+    let rules = vec![Rule::FractionalApproval {
+        threshold: Fraction::new(1, 2),
+        eligible: Eligible::Members,
+        action_types: vec!["TRIGGER_X".into()],
+    }];
+    let j = job(
+        &s,
+        internal::CHANGE_POLICY,
+        Some(&ActionPayload::ChangePolicy(rules.clone())),
+    );
+    match engine.begin(&j, &pk, &s.state, NOW).unwrap().effect {
+        Effect::Epoch(change) => assert_eq!(change.rules, Some(rules)),
+        other => panic!("{other:?}"),
+    }
+    let current: Vec<Rule> = s
+        .state
+        .current()
+        .unwrap()
+        .policy
+        .rules
+        .iter()
+        .filter(|r| !matches!(r, Rule::Admins { .. }))
+        .cloned()
+        .collect();
+    let j = job(
+        &s,
+        internal::CHANGE_POLICY,
+        Some(&ActionPayload::ChangePolicy(current)),
+    );
+    assert!(matches!(
+        engine.begin(&j, &pk, &s.state, NOW).unwrap().effect,
+        Effect::Nothing
+    ));
+}

@@ -32,7 +32,13 @@ pub(crate) fn setup() -> Setup {
     let rule = Rule::FractionalApproval {
         threshold: Fraction::new(1, 10),
         eligible: Eligible::Members,
-        action_types: vec!["TRIGGER_X".into(), "REMOVE_MEMBER".into()],
+        action_types: vec![
+            "TRIGGER_X".into(),
+            "REMOVE_MEMBER".into(),
+            "ADD_MEMBER".into(),
+            "ROTATE_KEY".into(),
+            "CHANGE_POLICY".into(),
+        ],
     };
     let members = people[1..].iter().map(Member::of).collect();
     let group =
