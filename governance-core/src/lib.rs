@@ -82,6 +82,6 @@ pub use evaluate::{
     DECISION_WINDOW_MS, Equivocation, Evaluation, Outcome, ProposalFault, Snapshot, VoteRejection,
     evaluate,
 };
-pub use limit::{PROPOSALS_PER_MEMBER, admitted};
+pub use limit::{PROPOSALS_PER_MEMBER, admitted, parse_approval_rule};
 pub use proposal::{MAX_VOTING_MS, Proposal, ProposalId};
 pub use vote::{Vote, VoteValue, vote_digest};

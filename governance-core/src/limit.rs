@@ -27,3 +27,26 @@ pub fn admitted<'p>(
         .flat_map(|set| set.into_iter().take(per_member).map(|(_, id)| id))
         .collect()
 }
+
+/// Parses `ACTION=NUM/DEN` — fractional approval of the members, e.g. `TRIGGER_X=1/10` —
+/// as a rule (what `quorate group create --approve` and the page accept).
+///
+/// # Errors
+/// A message saying what the form is.
+pub fn parse_approval_rule(text: &str) -> Result<quorate_group_core::Rule, String> {
+    use quorate_group_core::{Eligible, Fraction, Rule, is_action_type};
+    let bad = || format!("{text:?}: a rule is ACTION=NUM/DEN, e.g. TRIGGER_X=1/10");
+    let (action, fraction) = text.split_once('=').ok_or_else(bad)?;
+    let (num, den) = fraction.split_once('/').ok_or_else(bad)?;
+    let num = num.trim().parse().map_err(|_| bad())?;
+    let den = den.trim().parse().map_err(|_| bad())?;
+    let threshold = Fraction::new(num, den);
+    if !threshold.is_valid() || !is_action_type(action.trim()) {
+        return Err(bad());
+    }
+    Ok(Rule::FractionalApproval {
+        threshold,
+        eligible: Eligible::Members,
+        action_types: vec![action.trim().to_owned()],
+    })
+}

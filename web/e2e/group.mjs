@@ -9,6 +9,12 @@
 // c. All three send messages; everyone reads all of them, in the same order.
 // d. A removes C (a new epoch and key): A's next message is readable by B, sealed for C;
 //    C can no longer send.
+// d2. Governance: A makes its tab the group's committee (a group key PK_G in a new epoch)
+//    and proposes TRIGGER_X through the page; B votes YES (the rule, TRIGGER_X=1/2 of the
+//    two members, is met); A's tab attests; the native node — a blind cache started with
+//    --trigger-url — executes it: exactly one POST reaches a listener on 127.0.0.1, keyed
+//    by the proposal id. Every tab shows the attestation verified with WebCrypto Ed25519
+//    against PK_G ("verified under PK_G"), and a progress bar against the rule.
 // e. Store-and-forward: B goes away; A sends two more messages, then A and C go away too.
 //    B comes back (reload: same node, same IndexedDB), unlocks, and reads both messages —
 //    the native node, which holds only ciphertext, is the only peer that has them.
@@ -16,6 +22,7 @@
 // Runs in a loopback-only network namespace like mesh.mjs. The native binary: $QUORATE_BIN,
 // else target/debug/quorate (run.sh builds it).
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -99,11 +106,26 @@ async function send(t, text) {
   await settled(t, "group", `sending ${text}`);
 }
 
+// The listener TRIGGER_X posts to.
+const posts = [];
+const hook = createServer((req, res) => {
+  let body = "";
+  req.on("data", (d) => (body += d));
+  req.on("end", () => {
+    posts.push({ key: req.headers["idempotency-key"], body });
+    res.writeHead(200).end();
+  });
+});
+await new Promise((r) => hook.listen(0, "127.0.0.1", r));
+const hookUrl = `http://127.0.0.1:${hook.address().port}/hook`;
+
 try {
   // --- a. the room ----------------------------------------------------------------------
   const [, listening] = await startQuorate(bin, ["rendezvous", "--listen", "127.0.0.1:0"], children);
   const url = `ws://${listening.replace(/^listening on /, "")}`;
-  const [, first] = await startQuorate(bin, ["node", "--rendezvous", url, "--data", join(dir, "native")], children);
+  const [, first] = await startQuorate(bin, [
+    "node", "--rendezvous", url, "--data", join(dir, "native"), "--trigger-url", hookUrl,
+  ], children);
   const nativeId = first.split(" ")[1];
   check(/^[0-9a-f]{64}$/.test(nativeId), `native node line: ${first}`);
   const query = `?rendezvous=${encodeURIComponent(url)}`;
@@ -188,6 +210,39 @@ try {
   check(!(await groupsOf(c)).find((x) => x.group === group).member, "C is no longer a member");
   await shot(c, "removed");
 
+  // --- d2. governance: committee, proposal, vote, attestation, trigger -------------------
+  await a.page.click("#gov-committee-btn");
+  const committee = await settled(a, "group", "making A's tab the committee");
+  console.log(`A: ${committee}`);
+  const pk = await node(a, (g) => window.quorate.node.groupKey(g), group);
+  check(/^[0-9a-f]{64}$/.test(pk ?? ""), `PK_G ${pk}`);
+  for (const t of [a, b]) {
+    await waitFor(async () => (await node(t, (g) => window.quorate.node.groupKey(g), group)) === pk, `${t.name} knows PK_G`);
+  }
+  await a.page.selectOption("#gov-action", "TRIGGER_X");
+  await a.page.fill("#gov-text", "ring the bell");
+  await a.page.click("#gov-propose-btn");
+  await settled(a, "group", "proposing");
+  const proposal = await node(a, () => window.quorate.groupResult);
+  const t3 = Date.now();
+  const yes = `#gov-proposals li[data-proposal="${proposal}"] button[data-vote=yes]`;
+  await b.page.waitForSelector(yes, { timeout: 20000 });
+  check(await b.page.$(`#gov-proposals li[data-proposal="${proposal}"] progress`), "B sees a progress bar");
+  await b.page.click(yes);
+  await settled(b, "group", "voting");
+  for (const t of [a, b]) {
+    await t.page.waitForSelector(`#gov-proposals li[data-proposal="${proposal}"] .badge[data-verified=true]`, { timeout: 20000 });
+  }
+  console.log(`vote → attestation verified with WebCrypto in both tabs in ${Date.now() - t3} ms`);
+  await waitFor(() => posts.length > 0, "the native node POSTs TRIGGER_X", 20000);
+  await new Promise((r) => setTimeout(r, 1000));
+  check(posts.length === 1, `one POST, got ${JSON.stringify(posts)}`);
+  check(posts[0].key === proposal, `keyed by the proposal: ${posts[0].key}`);
+  const posted = JSON.parse(posts[0].body);
+  check(posted.data === "ring the bell" && posted.group === group, `body ${posts[0].body}`);
+  console.log(`TRIGGER_X posted once by the native node ${Date.now() - t3} ms after the vote`);
+  await shot(a, "attested");
+
   // --- e. store-and-forward through the native cache ------------------------------------
   await node(b, () => window.quorate.node.flush());
   await b.page.close();
@@ -223,4 +278,5 @@ try {
   web.close();
   children.forEach((ch) => ch.kill());
   rmSync(dir, { recursive: true, force: true });
+  hook.close();
 }

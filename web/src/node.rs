@@ -443,8 +443,65 @@ impl WebNode {
     /// # Errors
     /// No unlocked actor, an empty or too long name.
     #[wasm_bindgen(js_name = createGroup)]
-    pub fn create_group(&self, name: &str) -> Result<String, JsError> {
-        self.with(|s| s.create_group(name))?
+    pub fn create_group(&self, name: &str, rules: Option<Vec<String>>) -> Result<String, JsError> {
+        let rules = rules.unwrap_or_default();
+        self.with(|s| s.create_group(name, &rules))?
+    }
+
+    /// Makes this tab the committee of `group`: a fresh group key `PK_G`, recorded in a new
+    /// epoch (the actor must be a full admin); the tab then attests every proposal that
+    /// passes, while it is open (the key lives in memory only). Returns `PK_G` in hex.
+    ///
+    /// # Errors
+    /// Not an admin, no unlocked actor, a group this tab does not follow.
+    #[wasm_bindgen(js_name = setCommittee)]
+    pub fn set_committee(&self, group: &str) -> Result<String, JsError> {
+        self.with(|s| s.set_committee(group))?
+    }
+
+    /// Proposes `action` (`TRIGGER_X`, `REMOVE_MEMBER`, …) in the group's current epoch,
+    /// with `text` for an external action or `remove` (an actor id) for `REMOVE_MEMBER`,
+    /// open for `minutes` (default 60). Returns the proposal id.
+    ///
+    /// # Errors
+    /// Not a member, a malformed action type or id.
+    pub fn propose(
+        &self,
+        group: &str,
+        action: &str,
+        text: Option<String>,
+        remove: Option<String>,
+        minutes: Option<u32>,
+    ) -> Result<String, JsError> {
+        self.with(|s| s.propose(group, action, text, remove, minutes.unwrap_or(60)))?
+    }
+
+    /// Votes on a proposal (`yes` true or false); returns the vote's CID.
+    ///
+    /// # Errors
+    /// An unknown proposal, no unlocked actor.
+    pub fn vote(&self, group: &str, proposal: &str, yes: bool) -> Result<String, JsError> {
+        self.with(|s| s.vote(group, proposal, yes))?
+    }
+
+    /// The group's proposals, newest deadline first: `[{proposal, action, by, epoch,
+    /// expiresAt, outcome, yes, no, eligible, needed, attestation}]`; `attestation` is
+    /// `{group, epoch, proposal, signedMessageHash, groupSignature, issuedAt}` (hex) once
+    /// the committee signed — check it with WebCrypto against `groupKey`.
+    ///
+    /// # Errors
+    /// A bad group id.
+    pub fn proposals(&self, group: &str) -> Result<Array, JsError> {
+        self.with(|s| s.proposals(group))?
+    }
+
+    /// `PK_G` of the group's current epoch (hex), or `null` without a committee.
+    ///
+    /// # Errors
+    /// A bad group id.
+    #[wasm_bindgen(js_name = groupKey)]
+    pub fn group_key(&self, group: &str) -> Result<JsValue, JsError> {
+        self.with(|s| s.group_key(group))?
     }
 
     /// Invites actor `actor` (hex id) to `group` (a promise): fetches its profile from the

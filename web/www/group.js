@@ -3,6 +3,8 @@
 // groupInvitations / acceptInvitation / sendToGroup / groupMessages / removeFromGroup /
 // leaveGroup / groups); this file shows what happens. The last result is
 // `window.quorate.groupResult`, for tests.
+import { verifyAttestation } from "./verify.js";
+
 const $ = (id) => document.getElementById(id);
 const short = (hex) => `${hex.slice(0, 12)}…`;
 const reason = (e) => String(e?.message ?? e).replace(/^Error: /, "");
@@ -128,6 +130,54 @@ function renderSelected(node, groups, me) {
   });
   const key = `${g.group}:${messages.map((m) => `${m.cid}${m.text === null ? "-" : "+"}`).join(",")}`;
   renderList($("group-messages"), key, items, "no messages yet");
+  renderGovernance(node, g, me);
+}
+
+/** Attestations already checked with WebCrypto: proposal → { ok, why }. */
+const verified = new Map();
+
+function renderGovernance(node, g, me) {
+  const key = node.groupKey(g.group);
+  $("gov-key").textContent = key ?? "none yet (no committee)";
+  $("gov-committee-btn").hidden = !g.admin || key !== null;
+  $("gov-propose").hidden = !g.member;
+  const proposals = node.proposals(g.group);
+  const items = proposals.map((p) => {
+    const li = el("li", {});
+    li.dataset.proposal = p.proposal;
+    li.dataset.outcome = p.outcome;
+    const target = p.needed === null ? Math.max(p.yes, 1) : p.yes + p.needed;
+    const bar = el("progress", { max: target, value: Math.min(p.yes, target), title: `${p.yes} YES of ${target} needed` });
+    li.append(`${p.action} by ${p.by === me ? "you" : short(p.by)} — ${p.outcome} `, bar, ` ${p.yes} yes / ${p.no} no of ${p.eligible} `);
+    if (g.member && p.outcome === "pending") {
+      for (const [label, yes] of [["yes", true], ["no", false]]) {
+        const b = el("button", { type: "button", textContent: label });
+        b.dataset.vote = label;
+        b.addEventListener("click", () => act(node, "voting", async () => {
+          const cid = node.vote(g.group, p.proposal, yes);
+          say(`voted ${label}`);
+          return cid;
+        }));
+        li.append(b);
+      }
+    }
+    if (p.attestation) {
+      const check = verified.get(p.proposal);
+      const badge = el("span", { className: `badge ${check ? (check.ok ? "ok" : "bad") : ""}` });
+      badge.dataset.verified = check ? String(check.ok) : "pending";
+      badge.textContent = !check ? "attested: checking…" : check.ok ? "✓ verified under PK_G (WebCrypto)" : `✗ ${check.why}`;
+      li.append(" ", badge);
+      if (!check && key) {
+        verifyAttestation(key, p.attestation).then((r) => {
+          verified.set(p.proposal, r);
+          renderGroups(node);
+        });
+      }
+    }
+    return li;
+  });
+  const keyOf = proposals.map((p) => `${p.proposal}:${p.outcome}:${p.yes}:${p.no}:${!!p.attestation}:${JSON.stringify(verified.get(p.proposal) ?? null)}`).join(",");
+  renderList($("gov-proposals"), `${g.group}:${g.member}:${keyOf}`, items, "no proposals");
 }
 
 /** Shows the groups (called after every change and on a timer). */
@@ -145,7 +195,8 @@ export function renderGroups(node) {
 
 export function wireGroups(node) {
   $("group-create-btn").addEventListener("click", () => act(node, "creating the group", async () => {
-    const id = node.createGroup($("group-name").value);
+    const rule = $("group-rule").value.trim();
+    const id = node.createGroup($("group-name").value, rule ? [rule] : []);
     $("group-name").value = "";
     selected = id;
     say(`created group ${short(id)}`);
@@ -171,6 +222,21 @@ export function wireGroups(node) {
     const cid = node.leaveGroup(selected);
     say("leave request sent: an admin's node removes you with the next epoch");
     return cid;
+  }));
+  $("gov-committee-btn").addEventListener("click", () => act(node, "making this tab the committee", async () => {
+    const key = node.setCommittee(selected);
+    say(`this tab holds the group key ${short(key)} while it is open`);
+    return key;
+  }));
+  $("gov-propose-btn").addEventListener("click", () => act(node, "proposing", async () => {
+    const action = $("gov-action").value;
+    const text = $("gov-text").value.trim();
+    const id = action === "REMOVE_MEMBER"
+      ? node.propose(selected, action, undefined, text)
+      : node.propose(selected, action, text || undefined);
+    $("gov-text").value = "";
+    say(`proposed ${action}: ${short(id)}`);
+    return id;
   }));
   renderGroups(node);
 }

@@ -20,6 +20,7 @@
 
 mod commands;
 mod duties;
+mod views;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -36,6 +37,7 @@ use crate::committee::{Committee, SingleKeyCommittee};
 use crate::execute::{ExecutionEngine, MarkerStore};
 
 pub use commands::GovError;
+pub use views::{AttestationView, ProposalView};
 
 /// Evidence of an attestation: the votes the committee counted, so every member can
 /// fetch the same ones.

@@ -3,16 +3,16 @@
 
 use quorate_actor_core::{ActorId, ActorSecret, Identity};
 use quorate_attestation_core::SingleKeyCommittee;
-use quorate_governance_core::{ActionPayload, Outcome, Proposal, VoteValue};
+use quorate_governance_core::{ActionPayload, VoteValue, parse_approval_rule};
+use quorate_group_core::GroupId;
 use quorate_group_core::host::HostError;
-use quorate_group_core::{Eligible, Fraction, GroupId, Rule, is_action_type};
 use quorate_mesh_proto::Duration;
 use quorate_mesh_proto::{Cid, Instant};
 use rand_core::OsRng;
 use tokio::sync::oneshot;
 
 use super::control::Reply;
-use super::group_control::{AttestationView, GroupCommand, GroupReply, ProposalView};
+use super::group_control::{GroupCommand, GroupReply};
 use super::groups::now_ms;
 use super::groups::save_committee_key;
 use super::node::Node;
@@ -91,7 +91,7 @@ impl Node {
             GroupCommand::Create { name, approve } => {
                 let rules = approve
                     .iter()
-                    .map(|r| parse_rule(r))
+                    .map(|r| parse_approval_rule(r))
                     .collect::<Result<Vec<_>, _>>()?;
                 let group = host
                     .create_with_rules(&name, rules, now, now_ms(), &mut OsRng)
@@ -229,74 +229,12 @@ impl Node {
             }
             GroupCommand::Proposals { group } => {
                 let group = parse_group(group)?;
-                let mut proposals: Vec<ProposalView> = self
-                    .groups
-                    .proposals(&group)
-                    .into_iter()
-                    .map(|(id, p)| self.proposal_view(&group, id, &p))
-                    .collect();
-                proposals.sort_by_key(|p| std::cmp::Reverse(p.expires_at));
                 GroupReply::Proposals {
                     group_key: self.groups.group_key(&group).map(hex::encode),
-                    proposals,
+                    proposals: self.groups.proposal_views(&group, now_ms()),
                 }
             }
             _ => return Ok(None),
         }))
     }
-
-    fn proposal_view(&self, group: &GroupId, id: Cid, p: &Proposal) -> ProposalView {
-        let tally = self.groups.tally(group, &id, now_ms());
-        let outcome = match tally.as_ref().map(|t| &t.outcome) {
-            None => "unknown epoch".to_owned(),
-            Some(Outcome::Pending) => "pending".to_owned(),
-            Some(Outcome::Passed { .. }) => "passed".to_owned(),
-            Some(Outcome::Rejected) => "rejected".to_owned(),
-            Some(Outcome::Tied) => "tied".to_owned(),
-            Some(Outcome::Expired) => "expired".to_owned(),
-            Some(Outcome::Invalid(fault)) => format!("invalid: {fault}"),
-            Some(other) => format!("{other:?}"),
-        };
-        ProposalView {
-            proposal: id.to_string(),
-            action: p.action_type.clone(),
-            by: p.created_by.to_string(),
-            epoch: p.epoch,
-            expires_at: p.expires_at,
-            outcome,
-            yes: tally.as_ref().map_or(0, |t| t.yes),
-            no: tally.as_ref().map_or(0, |t| t.no),
-            eligible: tally.as_ref().map_or(0, |t| t.eligible),
-            needed: tally.as_ref().and_then(|t| t.needed),
-            attestation: self
-                .groups
-                .attestation(group, &id)
-                .map(|a| AttestationView {
-                    group: a.group.to_string(),
-                    epoch: a.epoch,
-                    proposal: a.proposal.to_string(),
-                    signed_message_hash: hex::encode(a.signed_message_hash),
-                    group_signature: hex::encode(a.group_signature),
-                    issued_at: a.issued_at,
-                }),
-        }
-    }
-}
-
-/// `ACTION=NUM/DEN`: fractional approval of the members.
-fn parse_rule(text: &str) -> Result<Rule, String> {
-    let bad = || format!("{text:?}: a rule is ACTION=NUM/DEN, e.g. TRIGGER_X=1/10");
-    let (action, fraction) = text.split_once('=').ok_or_else(bad)?;
-    let (num, den) = fraction.split_once('/').ok_or_else(bad)?;
-    let num = num.trim().parse().map_err(|_| bad())?;
-    let den = den.trim().parse().map_err(|_| bad())?;
-    let threshold = Fraction::new(num, den);
-    if !threshold.is_valid() || !is_action_type(action.trim()) {
-        return Err(bad());
-    }
-    Ok(Rule::FractionalApproval {
-        threshold,
-        eligible: Eligible::Members,
-        action_types: vec![action.trim().to_owned()],
-    })
 }

@@ -2,6 +2,7 @@
 //! actor's secret (hex; the CLI opens the keystore with the passphrase), so the node acts
 //! as that actor — decrypts its groups, admits the joins it may admit — until it stops.
 
+pub use quorate_attestation_core::host::{AttestationView, ProposalView};
 pub use quorate_group_core::host::{GroupView, InvitationView, MessageView};
 use serde::{Deserialize, Serialize};
 
@@ -98,51 +99,6 @@ pub enum GroupCommand {
     },
     /// The groups this node follows.
     List,
-}
-
-/// An attestation, in the JSON form `quorate verify` reads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AttestationView {
-    /// Group id.
-    pub group: String,
-    /// Epoch.
-    pub epoch: u64,
-    /// Proposal id.
-    pub proposal: String,
-    /// Hex.
-    pub signed_message_hash: String,
-    /// Hex.
-    pub group_signature: String,
-    /// Unix ms.
-    pub issued_at: u64,
-}
-
-/// One proposal and where it stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProposalView {
-    /// Its id.
-    pub proposal: String,
-    /// Action type.
-    pub action: String,
-    /// Proposer.
-    pub by: String,
-    /// Epoch.
-    pub epoch: u64,
-    /// Voting closes (Unix ms).
-    pub expires_at: u64,
-    /// Outcome now (`pending`, `passed`, `rejected`, `tied`, `expired`, `invalid: …`).
-    pub outcome: String,
-    /// YES votes counted.
-    pub yes: usize,
-    /// NO votes counted.
-    pub no: usize,
-    /// Eligible voters.
-    pub eligible: usize,
-    /// YES votes still needed, if pending.
-    pub needed: Option<usize>,
-    /// The group's attestation, once issued.
-    pub attestation: Option<AttestationView>,
 }
 
 /// The answer to a [`GroupCommand`].

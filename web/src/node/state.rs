@@ -2,6 +2,7 @@
 //! drive a login, save the actor's record.
 
 mod actor;
+mod governance;
 mod groups;
 mod login;
 

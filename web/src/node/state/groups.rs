@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 
 use js_sys::{Array, Function, Promise};
 use quorate_actor_core::{ActorId, Identity};
+use quorate_attestation_core::execute::{ExecutionEngine, MemoryMarkers, internal_handlers};
+use quorate_attestation_core::host::{GovOutput, GovernanceHost};
 use quorate_group_core::GroupId;
 use quorate_group_core::host::{
     EpochView, GroupHost, GroupView, HostConfig, HostError, HostOutput, InvitationView,
@@ -37,8 +39,8 @@ const MAX_SHOWN: usize = 500;
 
 /// The tab's group layer.
 pub(in crate::node) struct Groups {
-    host: GroupHost,
-    rng: ChaCha20Rng,
+    pub(super) gov: GovernanceHost<MemoryMarkers>,
+    pub(super) rng: ChaCha20Rng,
     /// `inviteToGroup` promises: (resolve, reject).
     invites: BTreeMap<InviteTicket, (Function, Function)>,
 }
@@ -46,7 +48,10 @@ pub(in crate::node) struct Groups {
 impl Groups {
     pub(in crate::node) fn new(own: NodeId, seed: [u8; 32]) -> Groups {
         Groups {
-            host: GroupHost::new(HostConfig::default(), own),
+            gov: GovernanceHost::new(
+                GroupHost::new(HostConfig::default(), own),
+                ExecutionEngine::new(internal_handlers(), MemoryMarkers::default()),
+            ),
             rng: ChaCha20Rng::from_seed(seed),
             invites: BTreeMap::new(),
         }
@@ -57,13 +62,13 @@ fn err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
-fn parse_group(text: &str) -> Result<GroupId, JsError> {
+pub(super) fn parse_group(text: &str) -> Result<GroupId, JsError> {
     text.trim()
         .parse()
         .map_err(|_| err(format!("{text:?} is not a group id (64 hex characters)")))
 }
 
-fn parse_actor(text: &str) -> Result<ActorId, JsError> {
+pub(super) fn parse_actor(text: &str) -> Result<ActorId, JsError> {
     text.trim()
         .parse()
         .map_err(|_| err(format!("{text:?} is not an actor id (64 hex characters)")))
@@ -73,7 +78,7 @@ fn parse_actor(text: &str) -> Result<ActorId, JsError> {
     clippy::cast_precision_loss,
     reason = "counts and epoch numbers shown to the page, far below 2^53"
 )]
-fn num(n: impl TryInto<u64>) -> JsValue {
+pub(super) fn num(n: impl TryInto<u64>) -> JsValue {
     JsValue::from(n.try_into().unwrap_or(u64::MAX) as f64)
 }
 
@@ -130,28 +135,30 @@ fn epoch_js(e: &EpochView) -> JsValue {
 impl State {
     /// Follows the groups of the saved record's heads (at load).
     pub(in crate::node) fn restore_groups(&mut self, heads: Vec<Head>) {
-        self.groups.host.restore(browser::now(), heads);
+        self.groups.gov.restore(browser::now(), heads);
     }
 
     /// The host acts as the unlocked actor (or as nobody while locked).
     fn sync_group_actor(&mut self) {
         let want = self.actor.as_ref().map(|a| a.identity().id());
-        if self.groups.host.identity().map(Identity::id) == want {
+        if self.groups.gov.groups().identity().map(Identity::id) == want {
             return;
         }
         let now = browser::now();
         match &self.actor {
-            Some(actor) => self
-                .groups
-                .host
-                .act_as(actor.identity().clone(), now, now_ms()),
-            None => self.groups.host.forget_actor(now),
+            Some(actor) => {
+                self.groups
+                    .gov
+                    .groups_mut()
+                    .act_as(actor.identity().clone(), now, now_ms())
+            }
+            None => self.groups.gov.groups_mut().forget_actor(now),
         }
     }
 
     /// A mesh event, as the group layer sees it.
     pub(super) fn groups_on_event(&mut self, event: &mesh::Event) {
-        self.groups.host.on_event(browser::now(), now_ms(), event);
+        self.groups.gov.on_event(browser::now(), now_ms(), event);
     }
 
     /// Runs the group host and carries out its outputs; returns how many things happened.
@@ -159,10 +166,15 @@ impl State {
         self.sync_group_actor();
         let now = browser::now();
         let store = self.driver.store_mut();
-        let Groups { host, rng, .. } = &mut self.groups;
-        let mut work = host.pump(now, now_ms(), |cid| store.get(cid).ok().flatten(), rng);
-        while let Some(output) = self.groups.host.poll_output() {
+        let Groups { gov, rng, .. } = &mut self.groups;
+        let mut work = gov.pump(now, now_ms(), |cid| store.get(cid).ok().flatten(), rng);
+        while let Some(output) = self.groups.gov.poll_output() {
             work += 1;
+            let GovOutput::Host(output) = output else {
+                // A tab runs no external action; attestations and executions show in the
+                // proposals the page reads.
+                continue;
+            };
             match output {
                 HostOutput::Mesh(input) => {
                     if let Input::SetHead(head) = &input {
@@ -199,7 +211,7 @@ impl State {
 
     /// The earliest group timer.
     pub(super) fn groups_next_wake(&self) -> Option<quorate_mesh_proto::Instant> {
-        self.groups.host.poll_timeout()
+        self.groups.gov.poll_timeout()
     }
 
     /// Keeps a group head the tab announced in the actor record (saved with it).
@@ -221,15 +233,25 @@ impl State {
         err(e)
     }
 
-    pub(in crate::node) fn create_group(&mut self, name: &str) -> Result<String, JsError> {
+    pub(in crate::node) fn create_group(
+        &mut self,
+        name: &str,
+        rules: &[String],
+    ) -> Result<String, JsError> {
         let name = name.trim();
         if name.is_empty() {
             return Err(err("a group needs a name"));
         }
+        let rules = rules
+            .iter()
+            .map(|r| quorate_governance_core::parse_approval_rule(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
         self.sync_group_actor();
-        let Groups { host, rng, .. } = &mut self.groups;
+        let Groups { gov, rng, .. } = &mut self.groups;
+        let host = gov.groups_mut();
         let group = host
-            .create(name, browser::now(), now_ms(), rng)
+            .create_with_rules(name, rules, browser::now(), now_ms(), rng)
             .map_err(Self::host_err)?;
         Ok(group.to_string())
     }
@@ -246,7 +268,8 @@ impl State {
         let timeout = Duration::from_millis(u64::from(timeout_ms));
         let ticket = self
             .groups
-            .host
+            .gov
+            .groups_mut()
             .invite(group, invitee, note, browser::now(), timeout)
             .map_err(Self::host_err)?;
         let mut slot = None;
@@ -258,7 +281,8 @@ impl State {
 
     pub(in crate::node) fn group_invitations(&self) -> Array {
         self.groups
-            .host
+            .gov
+            .groups()
             .invitations()
             .iter()
             .map(invitation_js)
@@ -270,7 +294,8 @@ impl State {
         self.sync_group_actor();
         let cid = self
             .groups
-            .host
+            .gov
+            .groups_mut()
             .accept(group, browser::now(), now_ms())
             .map_err(Self::host_err)?;
         Ok(cid.to_string())
@@ -286,7 +311,8 @@ impl State {
             return Err(err(format!("a message is at most {MAX_TEXT} bytes")));
         }
         self.sync_group_actor();
-        let Groups { host, rng, .. } = &mut self.groups;
+        let Groups { gov, rng, .. } = &mut self.groups;
+        let host = gov.groups_mut();
         let cid = host
             .send(group, text, browser::now(), rng)
             .map_err(Self::host_err)?;
@@ -301,7 +327,8 @@ impl State {
         let group = parse_group(group)?;
         let messages = self
             .groups
-            .host
+            .gov
+            .groups()
             .messages(&group, limit.min(MAX_SHOWN))
             .map_err(Self::host_err)?;
         Ok(messages.iter().map(message_js).collect())
@@ -314,7 +341,8 @@ impl State {
     ) -> Result<JsValue, JsError> {
         let (group, actor) = (parse_group(group)?, parse_actor(actor)?);
         self.sync_group_actor();
-        let Groups { host, rng, .. } = &mut self.groups;
+        let Groups { gov, rng, .. } = &mut self.groups;
+        let host = gov.groups_mut();
         let epoch = host
             .remove(group, actor, browser::now(), now_ms(), rng)
             .map_err(Self::host_err)?;
@@ -326,13 +354,20 @@ impl State {
         self.sync_group_actor();
         let cid = self
             .groups
-            .host
+            .gov
+            .groups_mut()
             .leave(group, browser::now(), now_ms())
             .map_err(Self::host_err)?;
         Ok(cid.to_string())
     }
 
     pub(in crate::node) fn group_list(&self) -> Array {
-        self.groups.host.list().iter().map(group_js).collect()
+        self.groups
+            .gov
+            .groups()
+            .list()
+            .iter()
+            .map(group_js)
+            .collect()
     }
 }
