@@ -22,32 +22,18 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::cli;
 use common::process::{BIN, Proc};
 use serde_json::Value;
 
 const PASS: &str = "governance test passphrase";
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .args(["--data", dir.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .env("QUORATE_PASSPHRASE", PASS)
-        .output()
-        .unwrap()
+    cli::run(dir, PASS, args)
 }
 
 fn group(dir: &Path, args: &[&str]) -> Value {
-    let mut all = vec!["group"];
-    all.extend_from_slice(args);
-    all.push("--json");
-    let out = run(dir, &all);
-    assert!(
-        out.status.success(),
-        "{all:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    cli::group(dir, PASS, args)
 }
 
 /// The requests a listener received: (Idempotency-Key, body).

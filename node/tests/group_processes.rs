@@ -13,38 +13,25 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::process::{BIN, Proc};
+use common::cli;
+use common::process::Proc;
 use serde_json::Value;
 
 const PASS: &str = "group test passphrase";
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .args(["--data", dir.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .env("QUORATE_PASSPHRASE", PASS)
-        .output()
-        .unwrap()
+    cli::run(dir, PASS, args)
 }
 
 fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
+    cli::ok(out)
 }
 
 fn group(dir: &Path, args: &[&str]) -> Value {
-    let mut all = vec!["group"];
-    all.extend_from_slice(args);
-    all.push("--json");
-    serde_json::from_str(&ok(&run(dir, &all))).unwrap()
+    cli::group(dir, PASS, args)
 }
 
 /// Retries `check` on `group ARGS` for up to 60 s.

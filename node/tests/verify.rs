@@ -69,6 +69,24 @@ fn attestation() -> (quorate_mesh_proto::Block, [u8; 32]) {
     (attested.block, committee.group_key())
 }
 
+/// `quorate verify --group-key KEY --attestation FILE`.
+fn verify(key: &str, file: &std::path::Path) -> std::process::Output {
+    quorate(&[
+        "verify",
+        "--group-key",
+        key,
+        "--attestation",
+        file.to_str().unwrap(),
+    ])
+}
+
+/// The attestation in `file` does not verify under `key`, for the reason `needle`.
+fn refused(key: &str, file: &std::path::Path, needle: &str) {
+    let out = verify(key, file);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+}
+
 #[test]
 fn an_outsider_verifies_with_the_group_key_alone_and_openssl_agrees() {
     let (block, key) = attestation();
@@ -115,13 +133,7 @@ fn an_outsider_verifies_with_the_group_key_alone_and_openssl_agrees() {
     assert_eq!(report["valid"], true);
     let json_file = dir.path().join("attestation.json");
     std::fs::write(&json_file, report["attestation"].to_string()).unwrap();
-    let out = quorate(&[
-        "verify",
-        "--group-key",
-        &key_hex,
-        "--attestation",
-        json_file.to_str().unwrap(),
-    ]);
+    let out = verify(&key_hex, &json_file);
     assert!(out.status.success(), "{}", stderr(&out));
 
     // A tampered signature, a tampered field, another key: exit 1 with the reason.
@@ -130,35 +142,11 @@ fn an_outsider_verifies_with_the_group_key_alone_and_openssl_agrees() {
     let flipped = if sig.starts_with('0') { "1" } else { "0" };
     tampered["groupSignature"] = format!("{flipped}{}", &sig[1..]).into();
     std::fs::write(&json_file, tampered.to_string()).unwrap();
-    let out = quorate(&[
-        "verify",
-        "--group-key",
-        &key_hex,
-        "--attestation",
-        json_file.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("does not verify under this group key"),
-        "{}",
-        stderr(&out)
-    );
+    refused(&key_hex, &json_file, "does not verify under this group key");
     let mut moved = report["attestation"].clone();
     moved["epoch"] = 7.into();
     std::fs::write(&json_file, moved.to_string()).unwrap();
-    let out = quorate(&[
-        "verify",
-        "--group-key",
-        &key_hex,
-        "--attestation",
-        json_file.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("signedMessageHash does not match"),
-        "{}",
-        stderr(&out)
-    );
+    refused(&key_hex, &json_file, "signedMessageHash does not match");
     let other = hex::encode(
         SingleKeyCommittee::generate(
             Identity::from_secret(ActorSecret::from_bytes([9; 32])).id(),
@@ -166,14 +154,7 @@ fn an_outsider_verifies_with_the_group_key_alone_and_openssl_agrees() {
         )
         .group_key(),
     );
-    let out = quorate(&[
-        "verify",
-        "--group-key",
-        &other,
-        "--attestation",
-        file.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
+    refused(&other, &file, "does not verify under this group key");
 }
 
 #[test]

@@ -12,6 +12,7 @@
     reason = "test helpers shared by several test files; each uses a different subset"
 )]
 
+pub mod cli;
 pub mod process;
 
 use std::net::SocketAddr;
