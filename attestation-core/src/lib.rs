@@ -17,6 +17,9 @@
 //!   effects (a new epoch for internal actions, an HTTP POST for external ones), run only
 //!   with a valid attestation in the matching epoch and validity window, once per
 //!   proposal id with markers the runtime persists.
+//! - [`frost`]: the FROST committee over `frost-ed25519` (RFC 9591): the distributed key
+//!   generation with an echo check for round 1 and HPKE-sealed round-2 shares (signing
+//!   sessions and resharing come next).
 //! - [`host::GovernanceHost`]: a node's whole governance layer over group-core's
 //!   `GroupHost` — ballots per group, verified attestations, the committee duty, the
 //!   execution duty — shared by every runtime and the simulator.
@@ -33,6 +36,7 @@
 mod attestation;
 mod committee;
 pub mod execute;
+pub mod frost;
 pub mod host;
 
 pub use attestation::{
