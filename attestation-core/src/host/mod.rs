@@ -79,6 +79,11 @@ impl quorate_mesh_proto::BlockPayload for Ledger {
     const PIN: quorate_mesh_proto::PinClass = quorate_mesh_proto::PinClass::Vote;
 }
 
+/// Blocks wanted, committee blocks, and attestation and evidence blocks per group, held
+/// at most (all of them are named or sent by peers).
+const MAX_HELD: usize = 16_384;
+/// Attestations waiting to be verified, per group.
+const MAX_UNVERIFIED: usize = 1024;
 /// Entries a ledger keeps.
 pub const MAX_LEDGER: usize = 4096;
 /// Missing blocks asked for again per query round at most.
@@ -307,7 +312,8 @@ impl<M: MarkerStore> GovernanceHost<M> {
 
     /// Asks peers for a block (once until it arrives).
     fn want(&mut self, cid: Cid) {
-        if self.wanted.insert(cid) {
+        // Peers name what is wanted (evidence lists votes): bounded.
+        if self.wanted.len() < MAX_HELD && self.wanted.insert(cid) {
             self.outputs
                 .push_back(GovOutput::Host(HostOutput::Mesh(Input::Want {
                     cid,
@@ -325,7 +331,9 @@ impl<M: MarkerStore> GovernanceHost<M> {
         let mut missing: Vec<Cid> = Vec::new();
         match header.kind.as_str() {
             k if k == Committee::TYPE => {
-                if let Ok(c) = Committee::decode(block, &group) {
+                if let Ok(c) = Committee::decode(block, &group)
+                    && self.committees.len() < MAX_HELD
+                {
                     self.committees.insert(cid, c);
                 }
             }
@@ -334,7 +342,10 @@ impl<M: MarkerStore> GovernanceHost<M> {
                     && a.group == group
                 {
                     let gov = self.gov(group);
-                    if gov.attestation_blocks.insert(cid) {
+                    if gov.unverified.len() < MAX_UNVERIFIED
+                        && gov.attestation_blocks.len() < MAX_HELD
+                        && gov.attestation_blocks.insert(cid)
+                    {
                         gov.unverified.insert(cid, a);
                     }
                 }
@@ -376,6 +387,9 @@ impl<M: MarkerStore> GovernanceHost<M> {
                 {
                     let e = e.payload;
                     let gov = self.gov(group);
+                    if gov.evidence.len() >= MAX_HELD {
+                        return;
+                    }
                     gov.evidence.insert(cid);
                     if !gov.attestation_blocks.contains(&e.attestation) {
                         missing.push(e.attestation);
