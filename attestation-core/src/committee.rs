@@ -49,6 +49,10 @@ pub struct Committee {
     pub members: Vec<ActorId>,
     /// Signers needed (1 for a single key).
     pub threshold: u16,
+    /// FROST: each holder's verifying share (its public key share), in `members` order —
+    /// what a coordinator checks signature shares against. Empty for a single key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verifying_shares: Vec<serde_bytes::ByteArray<32>>,
 }
 
 impl BlockPayload for Committee {
@@ -87,7 +91,81 @@ impl Committee {
             return Err(ObjectError::Invalid("a threshold outside 1..=members"));
         }
         ed25519_dalek::VerifyingKey::from_bytes(&c.group_key).map_err(|_| ObjectError::BadKey)?;
+        match c.scheme {
+            Scheme::SingleKey if !c.verifying_shares.is_empty() => {
+                return Err(ObjectError::Invalid("verifying shares for a single key"));
+            }
+            Scheme::Frost if c.threshold < 2 || c.verifying_shares.len() != c.members.len() => {
+                return Err(ObjectError::Invalid(
+                    "a FROST committee needs t >= 2 and one verifying share per member",
+                ));
+            }
+            Scheme::Frost => {
+                c.public_package().map_err(|_| ObjectError::BadKey)?;
+            }
+            Scheme::SingleKey => {}
+        }
         Ok(c)
+    }
+
+    /// A FROST committee's public key package (`PK_G`, every holder's verifying share,
+    /// `t`), identifiers derived from the actor ids.
+    ///
+    /// # Errors
+    /// A key or share that is not a valid point, or a single-key committee.
+    pub fn public_package(&self) -> Result<frost_ed25519::keys::PublicKeyPackage, String> {
+        use frost_ed25519::keys::{PublicKeyPackage, VerifyingShare};
+        if self.scheme != Scheme::Frost || self.verifying_shares.len() != self.members.len() {
+            return Err("not a FROST committee".into());
+        }
+        let mut shares = std::collections::BTreeMap::new();
+        for (actor, share) in self.members.iter().zip(&self.verifying_shares) {
+            let share = VerifyingShare::deserialize(share.as_slice()).map_err(|e| e.to_string())?;
+            shares.insert(crate::frost::dkg::identifier(actor)?, share);
+        }
+        let key =
+            frost_ed25519::VerifyingKey::deserialize(&self.group_key).map_err(|e| e.to_string())?;
+        Ok(PublicKeyPackage::new(shares, key, Some(self.threshold)))
+    }
+
+    /// The committee of a FROST public key package held by `members` (any order).
+    ///
+    /// # Errors
+    /// A member without a verifying share in `public`, or a key that does not serialise.
+    pub fn frost(
+        group: GroupId,
+        members: &[ActorId],
+        public: &frost_ed25519::keys::PublicKeyPackage,
+    ) -> Result<Committee, String> {
+        let mut members = members.to_vec();
+        members.sort();
+        members.dedup();
+        let mut verifying_shares = Vec::with_capacity(members.len());
+        for actor in &members {
+            let id = crate::frost::dkg::identifier(actor)?;
+            let share = public
+                .verifying_shares()
+                .get(&id)
+                .ok_or_else(|| format!("no verifying share for {actor}"))?
+                .serialize()
+                .map_err(|e| e.to_string())?;
+            let share = <[u8; 32]>::try_from(share.as_slice()).map_err(|_| "share length")?;
+            verifying_shares.push(serde_bytes::ByteArray::new(share));
+        }
+        let group_key = public
+            .verifying_key()
+            .serialize()
+            .map_err(|e| e.to_string())?;
+        let group_key = <[u8; 32]>::try_from(group_key.as_slice()).map_err(|_| "key length")?;
+        let threshold = public.min_signers().ok_or("no threshold in the package")?;
+        Ok(Committee {
+            group,
+            group_key,
+            scheme: Scheme::Frost,
+            members,
+            threshold,
+            verifying_shares,
+        })
     }
 }
 
@@ -186,6 +264,7 @@ impl SingleKeyCommittee {
             scheme: Scheme::SingleKey,
             members: vec![self.holder],
             threshold: 1,
+            verifying_shares: Vec::new(),
         }
     }
 

@@ -1,5 +1,11 @@
 //! The FROST committee (RFC 9591, Zcash Foundation's `frost-ed25519`): the curve math is
-//! theirs; the protocol around it over the mesh is ours. So far: the distributed key
-//! generation ([`dkg`]). Signing sessions, cheater handling and resharing follow.
+//! theirs; the protocol around it over the mesh is ours.
+//!
+//! - [`dkg`]: the distributed key generation of `PK_G`, with an echo check for round 1
+//!   and HPKE-sealed round-2 shares.
+//! - [`sign`]: signing sessions — a coordinator, commitments from any `t`, the signing
+//!   package, share verification with cheater detection and retries, durable nonce-use
+//!   markers.
 
 pub mod dkg;
+pub mod sign;
