@@ -6,6 +6,11 @@
 //! - [`sign`]: signing sessions — a coordinator, commitments from any `t`, the signing
 //!   package, share verification with cheater detection and retries, durable nonce-use
 //!   markers.
+//! - [`reshare`]: committee rotation keeping `PK_G` — new members, new threshold — with
+//!   its protocol and security argument.
+//! - [`select`]: seed 004's deterministic committee rule.
 
 pub mod dkg;
+pub mod reshare;
+pub mod select;
 pub mod sign;

@@ -2,6 +2,8 @@
 //! records a single-key committee held by person 0.
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
+pub(crate) mod frost;
+
 use quorate_actor_core::{ActorSecret, Identity};
 use quorate_attestation_core::SingleKeyCommittee;
 use quorate_governance_core::{ActionPayload, Proposal, Vote, VoteValue};
