@@ -231,18 +231,37 @@ pub trait MarkerStore {
     fn put(&mut self, id: &ProposalId, marker: Marker) -> Result<(), Self::Error>;
 }
 
-/// Markers in memory (tests, and nodes that accept re-running after a restart).
+/// Markers in memory (tests, and nodes that accept re-running after a restart): the
+/// execution markers and the FROST nonce-use records.
 #[derive(Clone, Debug, Default)]
-pub struct MemoryMarkers(pub BTreeMap<ProposalId, Marker>);
+pub struct MemoryMarkers {
+    /// Execution markers.
+    pub markers: BTreeMap<ProposalId, Marker>,
+    /// Nonce-use records.
+    pub nonces: crate::frost::sign::MemoryNonces,
+}
 
 impl MarkerStore for MemoryMarkers {
     type Error = std::convert::Infallible;
     fn get(&self, id: &ProposalId) -> Result<Option<Marker>, Self::Error> {
-        Ok(self.0.get(id).copied())
+        Ok(self.markers.get(id).copied())
     }
     fn put(&mut self, id: &ProposalId, marker: Marker) -> Result<(), Self::Error> {
-        self.0.insert(*id, marker);
+        self.markers.insert(*id, marker);
         Ok(())
+    }
+}
+
+impl crate::frost::sign::NonceStore for MemoryMarkers {
+    type Error = std::convert::Infallible;
+    fn reserve(&mut self, session: &[u8; 32]) -> Result<Option<u64>, Self::Error> {
+        self.nonces.reserve(session)
+    }
+    fn get(&self, session: &[u8; 32]) -> Result<Option<crate::frost::sign::NonceUse>, Self::Error> {
+        crate::frost::sign::NonceStore::get(&self.nonces, session)
+    }
+    fn mark_signed(&mut self, session: &[u8; 32]) -> Result<(), Self::Error> {
+        self.nonces.mark_signed(session)
     }
 }
 
@@ -310,6 +329,12 @@ impl<S: MarkerStore> ExecutionEngine<S> {
     /// The marker store.
     pub fn markers(&self) -> &S {
         &self.markers
+    }
+
+    /// The marker store, to write other durable records next to the markers (the FROST
+    /// nonce-use records).
+    pub fn markers_mut(&mut self) -> &mut S {
+        &mut self.markers
     }
 
     /// Checks `job` against the group key `group_key`, the group's current `state` and the

@@ -122,7 +122,7 @@ fn invalid_jobs_do_not_run_and_record_nothing() {
             current: 2
         })
     ));
-    assert!(engine.markers().0.is_empty(), "nothing recorded");
+    assert!(engine.markers().markers.is_empty(), "nothing recorded");
 }
 
 #[test]

@@ -14,24 +14,18 @@
     reason = "test code: a panic is a failed test"
 )]
 
-use std::collections::BTreeMap;
-
 use quorate_actor_core::{ActorSecret, Identity};
 use quorate_attestation_core::SingleKeyCommittee;
-use quorate_attestation_core::execute::{
-    ActionHandlerRegistry, Effect, ExecutionEngine, Job, MemoryMarkers, internal_handlers,
-};
-use quorate_attestation_core::host::{GovOutput, GovernanceHost};
+use quorate_attestation_core::execute::{ActionHandlerRegistry, Effect, Job, internal_handlers};
 use quorate_attestation_core::verify_attestation;
-use quorate_governance_core::{ActionPayload, Outcome, ProposalId, VoteValue};
-use quorate_group_core::host::{GroupHost, HostConfig, HostOutput, Keep};
+use quorate_governance_core::{ActionPayload, Outcome, VoteValue};
 use quorate_group_core::{Eligible, Fraction, GroupId, GroupState, Member, Rule, ops};
-use quorate_mesh_blockstore::{BlockStore as _, PutOptions};
 use quorate_mesh_proto::Duration;
-use quorate_mesh_proto::mesh::Input;
-use quorate_mesh_transport::sim::{Sim, SimConfig, seed_from_env};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use quorate_mesh_transport::sim::seed_from_env;
+
+mod common;
+
+use common::sim::{T0, World};
 
 const MEMBERS: usize = 12;
 const CACHES: usize = 2;
@@ -39,20 +33,9 @@ const NODES: usize = MEMBERS + CACHES;
 const ADMIN: usize = 0;
 const TRIGGER_NODE: usize = 5;
 const REMOVED: usize = 7;
-const T0: u64 = 1_700_000_000_000;
 
 fn person(i: usize) -> Identity {
     Identity::from_secret(ActorSecret::from_bytes([u8::try_from(i + 1).unwrap(); 32]))
-}
-
-type Host = GovernanceHost<MemoryMarkers>;
-
-struct World {
-    sim: Sim,
-    hosts: BTreeMap<usize, Host>,
-    cursors: BTreeMap<usize, usize>,
-    rng: ChaCha20Rng,
-    http: Vec<(usize, ProposalId, String)>,
 }
 
 fn registry(i: usize) -> ActionHandlerRegistry {
@@ -72,124 +55,23 @@ fn registry(i: usize) -> ActionHandlerRegistry {
     r
 }
 
-impl World {
-    fn ms(&self) -> u64 {
-        T0 + self.sim.now().as_micros() / 1000
+/// Churn: one of the ordinary members (not the admin, not the proposers) goes away,
+/// one comes back.
+fn churn(w: &mut World, step: usize) {
+    let away = 8 + step % 4;
+    let back = 8 + (step + 3) % 4;
+    if w.sim.is_online(away) {
+        w.sim.take_offline(away).unwrap();
     }
-
-    fn tick(&mut self) {
-        self.sim.run_for(Duration::from_millis(20)).unwrap();
-        let now = self.sim.now();
-        let now_ms = self.ms();
-        for (&i, host) in &mut self.hosts {
-            if !self.sim.is_online(i) {
-                continue;
-            }
-            let cursor = self.cursors.entry(i).or_default();
-            let events: Vec<_> = self.sim.events(i)[*cursor..]
-                .iter()
-                .map(|(_, e)| e.clone())
-                .collect();
-            *cursor += events.len();
-            for event in &events {
-                host.on_event(now, now_ms, event);
-            }
-            let store = self.sim.store_mut(i).unwrap();
-            host.pump(
-                now,
-                now_ms,
-                |cid| store.get(cid).ok().flatten(),
-                &mut self.rng,
-            );
-            while let Some(output) = host.poll_output() {
-                match output {
-                    GovOutput::Host(HostOutput::Mesh(Input::Publish { topic, block })) => {
-                        self.sim.publish(i, &topic, block).unwrap();
-                    }
-                    GovOutput::Host(HostOutput::Mesh(input)) => self.sim.command(i, input).unwrap(),
-                    GovOutput::Host(HostOutput::Keep { block, keep }) => {
-                        let options = match keep {
-                            Keep::Pin(class) => PutOptions::pinned(class),
-                            Keep::Retain { until } => PutOptions::retained(until),
-                        };
-                        self.sim.store_mut(i).unwrap().put(&block, options).unwrap();
-                    }
-                    GovOutput::Http {
-                        group,
-                        proposal,
-                        key,
-                        ..
-                    } => {
-                        self.http.push((i, proposal, key));
-                        host.finished(group, &proposal, "posted".into());
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    fn run(&mut self, d: Duration) {
-        let until = self.sim.now() + d;
-        while self.sim.now() < until {
-            self.tick();
-        }
-    }
-
-    fn host(&mut self, i: usize) -> &mut Host {
-        self.hosts.get_mut(&i).unwrap()
-    }
-
-    fn bring_online(&mut self, i: usize) {
-        self.sim.bring_online(i, 3).unwrap();
-        self.cursors.insert(i, self.sim.events(i).len());
-    }
-
-    /// Churn: one of the ordinary members (not the admin, not the proposers) goes away,
-    /// one comes back.
-    fn churn(&mut self, step: usize) {
-        let away = 8 + step % 4;
-        let back = 8 + (step + 3) % 4;
-        if self.sim.is_online(away) {
-            self.sim.take_offline(away).unwrap();
-        }
-        if !self.sim.is_online(back) {
-            self.bring_online(back);
-        }
+    if !w.sim.is_online(back) {
+        w.bring_online(back);
     }
 }
 
 #[test]
 fn proposals_and_votes_under_churn_reach_one_outcome_attestation_and_execution() {
     let seed = seed_from_env(3);
-    let mut sim = Sim::new({
-        let mut c = SimConfig::new(NODES, seed);
-        c.record_events = true;
-        c.net.loss = 0.02;
-        c
-    });
-    sim.connect_random().unwrap();
-    let mut hosts = BTreeMap::new();
-    for i in 0..NODES {
-        let mut groups = GroupHost::new(HostConfig::default(), sim.id(i).unwrap());
-        if i < MEMBERS {
-            groups.act_as(person(i), sim.now(), T0);
-        }
-        hosts.insert(
-            i,
-            GovernanceHost::new(
-                groups,
-                ExecutionEngine::new(registry(i), MemoryMarkers::default()),
-            ),
-        );
-    }
-    let mut w = World {
-        sim,
-        hosts,
-        cursors: BTreeMap::new(),
-        rng: ChaCha20Rng::seed_from_u64(seed),
-        http: Vec::new(),
-    };
+    let mut w = World::new(NODES, MEMBERS, seed, 0.02, person, registry);
     w.run(Duration::from_millis(500));
 
     // The group: everyone a member; TRIGGER_X at 25%, REMOVE_MEMBER at 50% of members.
@@ -260,7 +142,7 @@ fn proposals_and_votes_under_churn_reach_one_outcome_attestation_and_execution()
         .unwrap();
     w.run(Duration::from_millis(500));
     for (step, voter) in [1, 2, 3, 4, 5, 6, 0].into_iter().enumerate() {
-        w.churn(step);
+        churn(&mut w, step);
         let now = w.sim.now();
         for proposal in [trigger, remove] {
             // Held by the voter once gossip delivered it (a voter away misses this turn).

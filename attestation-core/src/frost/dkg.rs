@@ -13,9 +13,10 @@
 //!    (both echoes are signed, so the evidence is transferable), and the DKG fails for
 //!    everyone rather than yield inconsistent shares. A sender caught with two different
 //!    signed round-1 blocks directly is named the same way.
-//! 3. **Round 2** — each member's secret share for each other member, sealed to the
-//!    recipient's X25519 key with HPKE (RFC 9180; `aad` binds group, session, sender and
-//!    recipient), so the topic carries them and only the recipient opens its own.
+//! 3. **Round 2** — each member's secret shares for the other members, each sealed to
+//!    its recipient's X25519 key with HPKE (RFC 9180; `aad` binds group, session, sender
+//!    and recipient), in one block per sender, so the topic carries them and only the
+//!    recipient opens its own.
 //!
 //! The result: every member's `KeyPackage` (its secret share) and the common
 //! `PublicKeyPackage`, whose verifying key is `PK_G` — an ordinary Ed25519 public key.
@@ -50,6 +51,17 @@ pub struct EchoEntry {
     pub digest: [u8; 32],
 }
 
+/// One recipient's secret, sealed to it with HPKE.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedShare {
+    /// The recipient.
+    pub to: ActorId,
+    /// `enc ‖ ciphertext`.
+    #[serde(with = "serde_bytes")]
+    pub sealed: Vec<u8>,
+}
+
 /// What a DKG message carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -65,13 +77,11 @@ pub enum DkgBody {
         /// Sorted by actor.
         digests: Vec<EchoEntry>,
     },
-    /// The sender's round-2 package for `to`, HPKE-sealed to `to`.
+    /// The sender's round-2 packages, each HPKE-sealed to its recipient (one block for
+    /// all: `n` blocks per run, not `n²`).
     Round2 {
-        /// The recipient.
-        to: ActorId,
-        /// `enc ‖ ciphertext`.
-        #[serde(with = "serde_bytes")]
-        sealed: Vec<u8>,
+        /// One per other member, sorted by recipient.
+        shares: Vec<SealedShare>,
     },
 }
 
@@ -293,8 +303,17 @@ impl Dkg {
             DkgBody::Echo { digests } => {
                 self.echoes.entry(m.from).or_insert(digests);
             }
-            DkgBody::Round2 { to, sealed } if to == self.me.id() => self.on_round2(m.from, &sealed),
-            DkgBody::Round2 { .. } => {}
+            DkgBody::Round2 { shares } => {
+                let me = self.me.id();
+                match shares.iter().find(|s| s.to == me) {
+                    Some(mine) => self.on_round2(m.from, &mine.sealed),
+                    None if m.from != me => self.fail(DkgFailure::Invalid {
+                        culprit: Some(m.from),
+                        reason: "no round-2 share for this member".into(),
+                    }),
+                    None => {}
+                }
+            }
         }
         self.advance(rng);
     }
@@ -410,6 +429,7 @@ impl Dkg {
             match frost::keys::dkg::part2(secret, &packages) {
                 Ok((secret2, shares)) => {
                     self.secret2 = Some(secret2);
+                    let mut sealed_shares = Vec::with_capacity(shares.len());
                     for member in self.config.members.clone() {
                         let Some(share) = self.ids.get(&member.actor).and_then(|i| shares.get(i))
                         else {
@@ -421,13 +441,16 @@ impl Dkg {
                             suite::seal(&key, SHARE_INFO, &aad, &b, rng).map_err(|e| e.to_string())
                         });
                         match sealed {
-                            Ok(sealed) => self.send(DkgBody::Round2 {
+                            Ok(sealed) => sealed_shares.push(SealedShare {
                                 to: member.actor,
                                 sealed,
                             }),
                             Err(e) => return self.fail(DkgFailure::Config(e)),
                         }
                     }
+                    self.send(DkgBody::Round2 {
+                        shares: sealed_shares,
+                    });
                 }
                 Err(e) => {
                     let culprit = e.culprits().first().and_then(|c| self.culprit_of(c));

@@ -8,8 +8,10 @@
 //!   markers.
 //! - [`reshare`]: committee rotation keeping `PK_G` — new members, new threshold — with
 //!   its protocol and security argument.
+//! - [`call`]: how a run (DKG or resharing) is called by an admin and its result recorded.
 //! - [`select`]: seed 004's deterministic committee rule.
 
+pub mod call;
 pub mod dkg;
 pub mod reshare;
 pub mod select;

@@ -67,22 +67,11 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteArray;
 use sha2::{Digest, Sha256};
 
-use super::dkg::{EchoEntry, MAX_COMMITTEE, identifier};
+use super::dkg::{EchoEntry, MAX_COMMITTEE, SealedShare, identifier};
 use crate::committee::Committee;
 
 /// HPKE `info` of a sealed reshared share.
 const SHARE_INFO: &[u8] = b"quorate/frost-reshare-share/v1";
-
-/// One new member's share from a dealer, sealed to it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SealedShare {
-    /// The new member.
-    pub to: ActorId,
-    /// `enc ‖ ciphertext` of the 32-byte share.
-    #[serde(with = "serde_bytes")]
-    pub sealed: Vec<u8>,
-}
 
 /// What a resharing message carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -365,6 +365,12 @@ impl FrostSigner {
         &self.root
     }
 
+    /// Its key package (secret: a runtime persists it, encrypted where it can).
+    #[must_use]
+    pub fn key_package(&self) -> &KeyPackage {
+        &self.key
+    }
+
     /// Answers a request the caller has checked (its own view of the group says the
     /// target proposal passed): records the session, makes fresh nonces and returns the
     /// commitment block to publish.
@@ -692,6 +698,22 @@ impl SignSession {
         target: SignTarget,
         now_ms: u64,
     ) -> Result<SignSession, SignError> {
+        SignSession::start_excluding(me, committee, root, target, now_ms, [])
+    }
+
+    /// [`SignSession::start`] leaving out `culprits` (members proven to send invalid
+    /// shares before) from every attempt.
+    ///
+    /// # Errors
+    /// [`SignError::Committee`] if it is not a usable FROST committee.
+    pub fn start_excluding(
+        me: Identity,
+        committee: Committee,
+        root: Cid,
+        target: SignTarget,
+        now_ms: u64,
+        culprits: impl IntoIterator<Item = ActorId>,
+    ) -> Result<SignSession, SignError> {
         let public = committee.public_package().map_err(SignError::Committee)?;
         let mut ids = BTreeMap::new();
         for m in &committee.members {
@@ -706,7 +728,7 @@ impl SignSession {
             target,
             attempt: 0,
             current: Attempt::default(),
-            culprits: BTreeSet::new(),
+            culprits: culprits.into_iter().collect(),
             silent: BTreeSet::new(),
             finished: false,
             outputs: VecDeque::new(),

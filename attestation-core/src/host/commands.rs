@@ -14,6 +14,7 @@ use super::GovernanceHost;
 use crate::attestation::GroupAttestation;
 use crate::committee::SingleKeyCommittee;
 use crate::execute::MarkerStore;
+use crate::frost::sign::NonceStore;
 
 /// Why a governance command cannot be carried out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,9 +35,13 @@ pub enum GovError {
     /// A block could not be made.
     #[error(transparent)]
     Object(#[from] ObjectError),
+    /// A committee call is not possible (not a full admin, members not in the group, no
+    /// FROST committee to reshare…).
+    #[error("committee: {0}")]
+    Committee(String),
 }
 
-impl<M: MarkerStore> GovernanceHost<M> {
+impl<M: MarkerStore + NonceStore> GovernanceHost<M> {
     /// Records `committee` as the group's committee (`committeeRoot` of a new epoch, made
     /// by the actor, who must be a full admin) and keeps its key on this node.
     ///

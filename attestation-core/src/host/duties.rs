@@ -11,8 +11,9 @@ use rand_core::CryptoRngCore;
 use super::{Evidence, GovOutput, GovernanceHost};
 use crate::attestation::{GroupAttestation, verify_attestation};
 use crate::execute::{Effect, Job, MarkerStore, NotRun};
+use crate::frost::sign::NonceStore;
 
-impl<M: MarkerStore> GovernanceHost<M> {
+impl<M: MarkerStore + NonceStore> GovernanceHost<M> {
     pub(super) fn duties(
         &mut self,
         now: Instant,
@@ -21,7 +22,8 @@ impl<M: MarkerStore> GovernanceHost<M> {
         rng: &mut impl CryptoRngCore,
     ) -> usize {
         let mut work = 0;
-        let groups: Vec<GroupId> = self.gov.keys().copied().collect();
+        let mut groups: Vec<GroupId> = self.gov.keys().copied().collect();
+        groups.extend(self.frost.keys().filter(|g| !self.gov.contains_key(*g)));
         for group in groups {
             let Ok(state) = self.groups.state(&group) else {
                 continue;
@@ -31,6 +33,7 @@ impl<M: MarkerStore> GovernanceHost<M> {
             }
             work += self.verify_attestations(group, load);
             work += self.attest(group, now, now_ms);
+            work += self.frost_duty(group, now, now_ms, rng);
             work += self.execute(group, now, now_ms, rng);
         }
         work
@@ -139,36 +142,52 @@ impl<M: MarkerStore> GovernanceHost<M> {
                 continue;
             };
             if let Ok(attested) = committee.attest_proposal(state, &id, proposal, &votes, now_ms) {
-                let evidence = Evidence {
-                    group,
-                    proposal: id,
-                    attestation: *attested.block.cid(),
-                    votes: gov.ballots.vote_cids(&id),
-                };
-                made.push((attested, evidence));
+                made.push(attested.attestation);
             }
         }
         let n = made.len();
-        for (attested, evidence) in made {
-            let cid = *attested.block.cid();
-            if let Some(gov) = self.gov.get_mut(&group) {
-                gov.attestations.insert(
-                    attested.attestation.proposal,
-                    (attested.attestation.clone(), cid),
-                );
-            }
-            self.publish(group, attested.block.clone(), now);
-            if let Ok(block) = quorate_mesh_proto::Envelope::unsigned(evidence).to_block() {
-                let cid = *block.cid();
-                self.publish(group, block, now);
-                self.append_ledger(group, cid, now);
-            }
-            self.outputs.push_back(GovOutput::Attested {
-                group,
-                attestation: attested.attestation,
-            });
+        for attestation in made {
+            self.publish_attestation(group, attestation, now);
         }
         n
+    }
+
+    /// Publishes an attestation this node's committee key (or FROST session) made, with
+    /// its evidence (the votes held for the proposal) and the ledger entry; records it.
+    pub(super) fn publish_attestation(
+        &mut self,
+        group: GroupId,
+        attestation: GroupAttestation,
+        now: Instant,
+    ) {
+        let Ok(block) = attestation.to_block() else {
+            return;
+        };
+        let cid = *block.cid();
+        let votes = self
+            .gov
+            .get(&group)
+            .map(|g| g.ballots.vote_cids(&attestation.proposal))
+            .unwrap_or_default();
+        let evidence = Evidence {
+            group,
+            proposal: attestation.proposal,
+            attestation: cid,
+            votes,
+        };
+        if let Some(gov) = self.gov.get_mut(&group) {
+            gov.attestations
+                .entry(attestation.proposal)
+                .or_insert((attestation.clone(), cid));
+        }
+        self.publish(group, block, now);
+        if let Ok(block) = quorate_mesh_proto::Envelope::unsigned(evidence).to_block() {
+            let cid = *block.cid();
+            self.publish(group, block, now);
+            self.append_ledger(group, cid, now);
+        }
+        self.outputs
+            .push_back(GovOutput::Attested { group, attestation });
     }
 
     /// Adds an evidence block to this committee's ledger; publishes and announces it.

@@ -20,6 +20,7 @@
 
 mod commands;
 mod duties;
+mod frost;
 mod views;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -35,8 +36,10 @@ use serde::{Deserialize, Serialize};
 use crate::attestation::GroupAttestation;
 use crate::committee::{Committee, SingleKeyCommittee};
 use crate::execute::{ExecutionEngine, MarkerStore};
+use crate::frost::sign::NonceStore;
 
 pub use commands::GovError;
+pub use frost::COORDINATOR_SLOT_MS;
 pub use views::{AttestationView, ProposalView};
 
 /// Evidence of an attestation: the votes the committee counted, so every member can
@@ -98,6 +101,36 @@ pub fn ledger_head(group: &GroupId) -> String {
     format!("{}/ledger", group.topic().as_str())
 }
 
+/// Secret bytes (a key package): debug-printed as their length only, zeroed on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(Vec<u8>);
+
+impl SecretBytes {
+    /// Wraps secret bytes.
+    #[must_use]
+    pub fn new(bytes: Vec<u8>) -> SecretBytes {
+        SecretBytes(bytes)
+    }
+
+    /// The bytes (to persist them).
+    #[must_use]
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretBytes(<{} bytes>)", self.0.len())
+    }
+}
+
+impl Drop for SecretBytes {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 /// What the runtime must do, or may want to know.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -135,6 +168,42 @@ pub enum GovOutput {
         proposal: ProposalId,
         /// What happened, for people.
         what: String,
+    },
+    /// This node holds a new share of `PK_G` for the committee block `committee`:
+    /// persist `key_package` (secret) and give it back with
+    /// [`GovernanceHost::hold_frost_share`] after a restart.
+    CommitteeShare {
+        /// The group.
+        group: GroupId,
+        /// The committee block.
+        committee: Cid,
+        /// `frost-ed25519`'s key package serialisation.
+        key_package: SecretBytes,
+    },
+    /// The committee `committee` stopped being current: erase its saved share.
+    EraseShare {
+        /// The group.
+        group: GroupId,
+        /// The committee block.
+        committee: Cid,
+    },
+    /// A committee run (DKG, resharing) progressed, finished or failed.
+    CommitteeRun {
+        /// The group.
+        group: GroupId,
+        /// The call (or committee block).
+        call: Cid,
+        /// What happened, for people.
+        what: String,
+    },
+    /// Evidence proved that committee members sent invalid signature shares.
+    Culprits {
+        /// The group.
+        group: GroupId,
+        /// Who.
+        culprits: Vec<quorate_actor_core::ActorId>,
+        /// The evidence block (signed by its reporter, re-checkable by anyone).
+        evidence: Cid,
     },
     /// A job cannot run here, for a reason worth telling.
     NotExecuted {
@@ -185,11 +254,12 @@ impl Gov {
 }
 
 /// A node's groups with governance.
-pub struct GovernanceHost<M: MarkerStore> {
+pub struct GovernanceHost<M: MarkerStore + NonceStore> {
     groups: GroupHost,
     gov: BTreeMap<GroupId, Gov>,
     committees: BTreeMap<Cid, Committee>,
     keys: BTreeMap<GroupId, SingleKeyCommittee>,
+    frost: BTreeMap<GroupId, frost::FrostState>,
     engine: ExecutionEngine<M>,
     /// Blocks asked for by CID (ledger, evidence, attestations, proposals, votes,
     /// payloads, committee blocks).
@@ -198,7 +268,7 @@ pub struct GovernanceHost<M: MarkerStore> {
     outputs: VecDeque<GovOutput>,
 }
 
-impl<M: MarkerStore> std::fmt::Debug for GovernanceHost<M> {
+impl<M: MarkerStore + NonceStore> std::fmt::Debug for GovernanceHost<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GovernanceHost")
             .field("groups", &self.gov.len())
@@ -219,6 +289,7 @@ fn is_ours(block: &Block) -> bool {
                 Ledger::TYPE,
             ]
             .contains(&h.kind.as_str())
+                || frost::is_frost_kind(&h.kind)
         })
 }
 
@@ -227,7 +298,7 @@ fn ledger_of(name: &str) -> Option<GroupId> {
     group_of_name(name).filter(|g| name == ledger_head(g))
 }
 
-impl<M: MarkerStore> GovernanceHost<M> {
+impl<M: MarkerStore + NonceStore> GovernanceHost<M> {
     /// Governance over `groups`, executing with `engine`.
     pub fn new(groups: GroupHost, engine: ExecutionEngine<M>) -> Self {
         GovernanceHost {
@@ -235,6 +306,7 @@ impl<M: MarkerStore> GovernanceHost<M> {
             gov: BTreeMap::new(),
             committees: BTreeMap::new(),
             keys: BTreeMap::new(),
+            frost: BTreeMap::new(),
             engine,
             wanted: BTreeSet::new(),
             next_query: None,
@@ -330,6 +402,13 @@ impl<M: MarkerStore> GovernanceHost<M> {
         let cid = *block.cid();
         let mut missing: Vec<Cid> = Vec::new();
         match header.kind.as_str() {
+            k if frost::is_frost_kind(k) => {
+                // Handled at the next pump, with time and randomness at hand.
+                let f = self.frost(group);
+                if f.inbox.len() < MAX_HELD {
+                    f.inbox.push_back(block.clone());
+                }
+            }
             k if k == Committee::TYPE => {
                 if let Ok(c) = Committee::decode(block, &group)
                     && self.committees.len() < MAX_HELD

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::GovernanceHost;
 use crate::attestation::GroupAttestation;
 use crate::execute::MarkerStore;
+use crate::frost::sign::NonceStore;
 
 /// An attestation, in the JSON form `quorate verify` reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +92,7 @@ fn outcome(o: Option<&Outcome>) -> String {
     }
 }
 
-impl<M: MarkerStore> GovernanceHost<M> {
+impl<M: MarkerStore + NonceStore> GovernanceHost<M> {
     /// Every proposal of `group` held here, newest deadline first, with its tally at
     /// `now_ms` and its attestation.
     #[must_use]
