@@ -310,13 +310,50 @@ pub(crate) enum GroupCommand {
         #[arg(long, value_name = "RULE")]
         approve: Vec<String>,
     },
-    /// Make this node the group's committee: a fresh group key `PK_G`, recorded in a new
-    /// epoch (you must be the creator or a full co-admin); the node then attests every
-    /// proposal that passes.
+    /// Give the group a committee (you must be the creator or a full co-admin). Without
+    /// `--threshold`: this node alone holds a fresh group key `PK_G`. With `--threshold T`:
+    /// a FROST DKG among `--members` (default: every member; `--auto N` picks N by seed
+    /// 004's rule) over the group topic, recorded once every member derived the same
+    /// `PK_G`; any T of them then sign what passes.
     Committee {
         /// The group id.
         #[arg(value_name = "GROUP")]
         group: String,
+        /// FROST: signers needed.
+        #[arg(long, value_name = "T")]
+        threshold: Option<u16>,
+        /// FROST: the committee's actor ids, comma-separated.
+        #[arg(
+            long,
+            value_name = "IDS",
+            value_delimiter = ',',
+            requires = "threshold"
+        )]
+        members: Vec<String>,
+        /// FROST: N members chosen by SHA-256(epoch ‖ member ‖ group) order.
+        #[arg(
+            long,
+            value_name = "N",
+            requires = "threshold",
+            conflicts_with = "members"
+        )]
+        auto: Option<usize>,
+    },
+    /// Reshare the FROST committee's key to new members and threshold; `PK_G` stays the
+    /// same, so outsiders notice nothing.
+    Rotate {
+        /// The group id.
+        #[arg(value_name = "GROUP")]
+        group: String,
+        /// The new threshold.
+        #[arg(long, value_name = "T")]
+        threshold: u16,
+        /// The new committee's actor ids, comma-separated (default: every member).
+        #[arg(long, value_name = "IDS", value_delimiter = ',')]
+        members: Vec<String>,
+        /// N members chosen by SHA-256(epoch ‖ member ‖ group) order.
+        #[arg(long, value_name = "N", conflicts_with = "members")]
+        auto: Option<usize>,
     },
     /// Propose an action; prints the proposal id.
     Propose {

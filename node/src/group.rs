@@ -22,7 +22,34 @@ pub(crate) async fn run(args: GroupArgs) -> Result<(), Failure> {
         .ok_or_else(|| Failure::Usage("--data DIR is required".into()))?;
     let (command, wait) = match args.command {
         GroupCommand::Create { name, approve } => (Command::Create { name, approve }, 10),
-        GroupCommand::Committee { group } => (Command::Committee { group }, 10),
+        GroupCommand::Committee {
+            group,
+            threshold,
+            members,
+            auto,
+        } => (
+            Command::Committee {
+                group,
+                threshold,
+                members,
+                auto,
+            },
+            10,
+        ),
+        GroupCommand::Rotate {
+            group,
+            threshold,
+            members,
+            auto,
+        } => (
+            Command::Rotate {
+                group,
+                threshold,
+                members,
+                auto,
+            },
+            10,
+        ),
         GroupCommand::Propose {
             group,
             action,
@@ -133,6 +160,16 @@ fn print(_dir: &Path, reply: &GroupReply, json: bool) -> Result<(), Failure> {
         GroupReply::Epoch { epoch, cid, bytes } => {
             println!("epoch {epoch} state {cid} rekey_bytes {bytes}");
         }
+        GroupReply::CommitteeCalled {
+            call,
+            members,
+            threshold,
+        } => {
+            println!(
+                "committee call {call}: {threshold}-of-{} FROST; recorded once every member derived PK_G",
+                members.len()
+            );
+        }
         GroupReply::Committee { group_key, epoch } => {
             println!("group key {group_key} (epoch {epoch})");
         }
@@ -140,11 +177,16 @@ fn print(_dir: &Path, reply: &GroupReply, json: bool) -> Result<(), Failure> {
         GroupReply::Voted { vote } => println!("vote {vote}"),
         GroupReply::Proposals {
             group_key,
+            committee,
             proposals,
         } => {
             println!(
-                "group key {}",
-                group_key.as_deref().unwrap_or("(no committee yet)")
+                "group key {}{}",
+                group_key.as_deref().unwrap_or("(no committee yet)"),
+                committee
+                    .as_ref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
             );
             for p in proposals {
                 let needed = p

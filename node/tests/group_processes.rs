@@ -14,7 +14,6 @@ mod common;
 
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
 
 use common::cli;
 use common::process::Proc;
@@ -26,38 +25,16 @@ fn run(dir: &Path, args: &[&str]) -> Output {
     cli::run(dir, PASS, args)
 }
 
-fn ok(out: &Output) -> String {
-    cli::ok(out)
-}
-
 fn group(dir: &Path, args: &[&str]) -> Value {
     cli::group(dir, PASS, args)
 }
 
-/// Retries `check` on `group ARGS` for up to 60 s.
 fn eventually(dir: &Path, args: &[&str], what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let started = Instant::now();
-    loop {
-        let value = group(dir, args);
-        if check(&value) {
-            return value;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{what}: last answer {value}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    cli::eventually(dir, PASS, args, what, check)
 }
 
 fn new_actor(dir: &Path, name: &str) -> String {
-    let out = ok(&run(dir, &["actor", "new", "--name", name]));
-    out.lines()
-        .next()
-        .unwrap()
-        .strip_prefix("actor ")
-        .unwrap()
-        .to_owned()
+    cli::new_actor(dir, PASS, name)
 }
 
 fn members(list: &Value, group: &str) -> usize {

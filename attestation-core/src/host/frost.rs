@@ -322,6 +322,19 @@ impl<M: MarkerStore + NonceStore> GovernanceHost<M> {
             .unwrap_or_default()
     }
 
+    /// The committee of `group`'s current epoch, if its block is here.
+    #[must_use]
+    pub fn committee(&self, group: &GroupId) -> Option<&Committee> {
+        let root = self
+            .groups
+            .state(group)
+            .ok()?
+            .current()?
+            .state
+            .committee_root?;
+        self.committees.get(&root)
+    }
+
     /// Whether this node holds a share of `group`'s current committee.
     #[must_use]
     pub fn holds_share(&self, group: &GroupId) -> bool {

@@ -151,11 +151,42 @@ impl Node {
             },
             GroupCommand::Invite { .. }
             | GroupCommand::Committee { .. }
+            | GroupCommand::Rotate { .. }
             | GroupCommand::Propose { .. }
             | GroupCommand::Vote { .. }
             | GroupCommand::Proposals { .. } => {
                 return Err("internal: handled elsewhere".into());
             }
+        })
+    }
+
+    /// A committee's members: the ones named, or `auto` chosen by seed 004's rule, or
+    /// every member of the current epoch.
+    fn committee_members(
+        &self,
+        group: &GroupId,
+        named: &[String],
+        auto: Option<usize>,
+    ) -> Result<Vec<ActorId>, String> {
+        if !named.is_empty() {
+            return named.iter().map(|a| parse_actor(a)).collect();
+        }
+        let state = self
+            .groups
+            .groups()
+            .state(group)
+            .map_err(|e| e.to_string())?;
+        let current = state.current().ok_or("the group has no epoch yet")?;
+        let all: Vec<ActorId> = current.members.members.iter().map(|m| m.actor).collect();
+        Ok(match auto {
+            Some(n) => quorate_attestation_core::frost::select::select_committee(
+                &all,
+                group,
+                current.state.epoch,
+                n,
+                (2, quorate_attestation_core::MAX_COMMITTEE),
+            ),
+            None => all,
         })
     }
 
@@ -167,7 +198,43 @@ impl Node {
     ) -> Result<Option<GroupReply>, String> {
         let gov = |e: quorate_attestation_core::host::GovError| e.to_string();
         Ok(Some(match command {
-            GroupCommand::Committee { group } => {
+            GroupCommand::Committee {
+                group,
+                threshold: Some(threshold),
+                members,
+                auto,
+            } => {
+                let group = parse_group(group)?;
+                let members = self.committee_members(&group, members, *auto)?;
+                let call = self
+                    .groups
+                    .call_committee(group, members.clone(), *threshold, now)
+                    .map_err(gov)?;
+                GroupReply::CommitteeCalled {
+                    call: call.to_string(),
+                    members: members.iter().map(ToString::to_string).collect(),
+                    threshold: *threshold,
+                }
+            }
+            GroupCommand::Rotate {
+                group,
+                threshold,
+                members,
+                auto,
+            } => {
+                let group = parse_group(group)?;
+                let members = self.committee_members(&group, members, *auto)?;
+                let call = self
+                    .groups
+                    .call_rotation(group, members.clone(), *threshold, None, now)
+                    .map_err(gov)?;
+                GroupReply::CommitteeCalled {
+                    call: call.to_string(),
+                    members: members.iter().map(ToString::to_string).collect(),
+                    threshold: *threshold,
+                }
+            }
+            GroupCommand::Committee { group, .. } => {
                 let group = parse_group(group)?;
                 let me = self
                     .groups
@@ -231,6 +298,12 @@ impl Node {
                 let group = parse_group(group)?;
                 GroupReply::Proposals {
                     group_key: self.groups.group_key(&group).map(hex::encode),
+                    committee: self.groups.committee(&group).map(|c| match c.scheme {
+                        quorate_attestation_core::Scheme::Frost => {
+                            format!("frost {}-of-{}", c.threshold, c.members.len())
+                        }
+                        _ => "single key".to_owned(),
+                    }),
                     proposals: self.groups.proposal_views(&group, now_ms()),
                 }
             }

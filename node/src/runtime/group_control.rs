@@ -19,11 +19,37 @@ pub enum GroupCommand {
         #[serde(default)]
         approve: Vec<String>,
     },
-    /// Make this node the group's committee: a fresh group key `PK_G` recorded in a new
-    /// epoch (the actor must be the creator or a full co-admin).
+    /// Without `threshold`: make this node the group's committee (a fresh single group
+    /// key `PK_G` recorded in a new epoch). With `threshold`: call a FROST DKG among
+    /// `members` (or `auto` members chosen by seed 004's rule, or every member); the
+    /// committee is recorded once every member derived it. The actor must be the creator
+    /// or a full co-admin.
     Committee {
         /// The group id (hex).
         group: String,
+        /// FROST: signers needed.
+        #[serde(default)]
+        threshold: Option<u16>,
+        /// FROST: the committee's actor ids (hex).
+        #[serde(default)]
+        members: Vec<String>,
+        /// FROST: choose this many members by seed 004's rule.
+        #[serde(default)]
+        auto: Option<usize>,
+    },
+    /// Reshare the current FROST committee's key to new members and threshold (`PK_G`
+    /// unchanged).
+    Rotate {
+        /// The group id (hex).
+        group: String,
+        /// The new threshold.
+        threshold: u16,
+        /// The new committee's actor ids (hex).
+        #[serde(default)]
+        members: Vec<String>,
+        /// Or this many members chosen by seed 004's rule.
+        #[serde(default)]
+        auto: Option<usize>,
     },
     /// Propose an action in the group's current epoch.
     Propose {
@@ -149,6 +175,15 @@ pub enum GroupReply {
         /// The groups.
         groups: Vec<GroupView>,
     },
+    /// A FROST committee run was called.
+    CommitteeCalled {
+        /// The call block.
+        call: String,
+        /// The committee's actor ids.
+        members: Vec<String>,
+        /// Its threshold.
+        threshold: u16,
+    },
     /// Committee: the group key.
     Committee {
         /// `PK_G`, hex.
@@ -170,6 +205,9 @@ pub enum GroupReply {
     Proposals {
         /// `PK_G` of the current epoch, hex (if known).
         group_key: Option<String>,
+        /// Who holds it, e.g. `frost 3-of-5` or `single key`.
+        #[serde(default)]
+        committee: Option<String>,
         /// Newest first.
         proposals: Vec<ProposalView>,
     },

@@ -29,8 +29,8 @@ use quorate_attestation_core::host::{GovOutput, GovernanceHost};
 use quorate_group_core::host::{GroupHost, HostConfig, HostOutput, Keep};
 use quorate_group_core::{GroupId, GroupState};
 use quorate_mesh_blockstore::{BlockStore as _, PutOptions};
-use quorate_mesh_proto::Instant;
 use quorate_mesh_proto::mesh::{Event, Head, Input, NodeId};
+use quorate_mesh_proto::{Cid, Instant};
 use rand_core::OsRng;
 
 use super::NodeConfig;
@@ -72,6 +72,11 @@ pub(crate) fn host(config: &NodeConfig, own: NodeId) -> Result<Governance, Strin
     );
     for (group, committee) in load_committee_keys(&config.data_dir) {
         gov.hold_committee_key(group, committee);
+    }
+    for (group, root, key) in load_frost_shares(&config.data_dir) {
+        if let Err(e) = gov.hold_frost_share(group, root, &key) {
+            tracing::warn!(group = %group.short(), "a saved FROST share: {e}");
+        }
     }
     Ok(gov)
 }
@@ -128,6 +133,43 @@ fn load_committee_keys(data: &std::path::Path) -> Vec<(GroupId, SingleKeyCommitt
             Some((group, committee))
         })
         .collect()
+}
+
+/// The FROST shares this node holds: `DIR/committee/<group>.<committee>.frost`, each a
+/// key package in hex (0600, like the node key).
+fn load_frost_shares(data: &std::path::Path) -> Vec<(GroupId, Cid, zeroize::Zeroizing<Vec<u8>>)> {
+    let Ok(entries) = std::fs::read_dir(committee_dir(data)) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let (group, root) = name.strip_suffix(".frost")?.split_once('.')?;
+            let text = zeroize::Zeroizing::new(std::fs::read_to_string(e.path()).ok()?);
+            let key = zeroize::Zeroizing::new(hex::decode(text.trim()).ok()?);
+            Some((group.parse().ok()?, root.parse().ok()?, key))
+        })
+        .collect()
+}
+
+fn frost_share_path(data: &std::path::Path, group: &GroupId, root: &Cid) -> std::path::PathBuf {
+    committee_dir(data).join(format!("{group}.{root}.frost"))
+}
+
+/// Keeps a FROST share (a key package) for the committee block `root`.
+fn save_frost_share(
+    data: &std::path::Path,
+    group: &GroupId,
+    root: &Cid,
+    key: &[u8],
+) -> Result<(), String> {
+    let dir = committee_dir(data);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = frost_share_path(data, group, root);
+    let text = zeroize::Zeroizing::new(hex::encode(key) + "\n");
+    super::keyfile::write_private(&path, text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Keeps a committee key (before the epoch naming it is published).
@@ -203,6 +245,33 @@ impl Node {
                     resumed,
                 } => {
                     self.run_http(group, proposal, &url, &body, &key, resumed);
+                    continue;
+                }
+                GovOutput::CommitteeShare {
+                    group,
+                    committee,
+                    key_package,
+                } => {
+                    match save_frost_share(
+                        &self.config.data_dir,
+                        &group,
+                        &committee,
+                        key_package.expose(),
+                    ) {
+                        Ok(()) => {
+                            tracing::info!(group = %group.short(), %committee, "holding a FROST share")
+                        }
+                        Err(e) => {
+                            tracing::error!(group = %group.short(), "cannot save a FROST share: {e}")
+                        }
+                    }
+                    continue;
+                }
+                GovOutput::EraseShare { group, committee } => {
+                    let path = frost_share_path(&self.config.data_dir, &group, &committee);
+                    if let Err(e) = std::fs::remove_file(&path) {
+                        tracing::warn!("cannot erase {}: {e}", path.display());
+                    }
                     continue;
                 }
                 other => {

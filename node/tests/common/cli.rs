@@ -36,3 +36,37 @@ pub fn group(dir: &Path, pass: &str, args: &[&str]) -> Value {
     all.push("--json");
     serde_json::from_str(&ok(&run(dir, pass, &all))).unwrap()
 }
+
+/// Retries `check` on `quorate group ARGS --json` for up to 60 s; returns the answer that
+/// passed.
+pub fn eventually(
+    dir: &Path,
+    pass: &str,
+    args: &[&str],
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let value = group(dir, pass, args);
+        if check(&value) {
+            return value;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{what}: last answer {value}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+/// `quorate actor new --name NAME`: the new actor's id.
+pub fn new_actor(dir: &Path, pass: &str, name: &str) -> String {
+    let out = ok(&run(dir, pass, &["actor", "new", "--name", name]));
+    out.lines()
+        .next()
+        .unwrap()
+        .strip_prefix("actor ")
+        .unwrap()
+        .to_owned()
+}
