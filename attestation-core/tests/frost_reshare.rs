@@ -315,3 +315,29 @@ fn committee_selection_follows_seed_004s_rule() {
     reversed.reverse();
     assert_eq!(select_committee(&reversed, &GROUP, 7, 5, (3, 9)), chosen);
 }
+
+/// Regenerates the seeds of the `frost_reshare` fuzz target (a dealing and a confirm):
+/// `cargo test -p quorate-attestation-core --test frost_reshare -- --ignored write_fuzz_seeds`.
+#[test]
+#[ignore = "writes fuzz/seeds/frost_reshare"]
+fn write_fuzz_seeds() {
+    let r = rotation();
+    let dealings = dealings(&r, 9);
+    let mut confirm = None;
+    let mut m = Reshare::new(r.config.clone(), r.people[2].clone());
+    for b in &dealings {
+        m.handle(b);
+    }
+    while let Some(o) = m.poll_output() {
+        if let ReshareOutput::Send(b) = o {
+            confirm = Some(b);
+        }
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/seeds/frost_reshare");
+    std::fs::create_dir_all(dir).unwrap();
+    for (i, b) in [dealings[0].clone(), confirm.unwrap()].iter().enumerate() {
+        let mut bytes = vec![u8::try_from(i).unwrap() << 1];
+        bytes.extend_from_slice(b.bytes());
+        std::fs::write(format!("{dir}/block{i}"), bytes).unwrap();
+    }
+}

@@ -520,3 +520,30 @@ fn a_member_signs_only_the_target_it_was_asked_about_and_only_once() {
         .collect();
     assert!(signed.contains(&true));
 }
+
+/// Regenerates the seeds of the `frost_sign` fuzz target (every kind of signing block and
+/// a culprit evidence block, from a run with a bad share):
+/// `cargo test -p quorate-attestation-core --test frost_sign -- --ignored write_fuzz_seeds`.
+#[test]
+#[ignore = "writes fuzz/seeds/frost_sign"]
+fn write_fuzz_seeds() {
+    let people = people(3);
+    let (mut net, c, root) = Net::new(&people, 2, &[(0, Behaviour::BadShare)]);
+    net.coordinate(&people[2].clone(), &c, root);
+    net.run(3);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/seeds/frost_sign");
+    std::fs::create_dir_all(dir).unwrap();
+    let mut kinds = BTreeSet::new();
+    let mut blocks: Vec<Block> = net.sent.clone();
+    blocks.push(c.to_block().unwrap());
+    for (i, b) in blocks.iter().enumerate() {
+        let kind = b.header().unwrap().kind;
+        let body = SignMessage::decode(b).map(|m| format!("{:?}", std::mem::discriminant(&m.body)));
+        if kinds.insert((kind, body.ok())) {
+            let mut bytes = vec![(i as u8) << 1 & 0x1e];
+            bytes.extend_from_slice(b.bytes());
+            std::fs::write(format!("{dir}/block{i}"), bytes).unwrap();
+        }
+    }
+    assert!(kinds.len() >= 6, "{kinds:?}");
+}

@@ -53,7 +53,7 @@ fn attestation_of(proposals: &Value, p: &str) -> Option<Value> {
 fn verify(tmp: &Path, key: &str, attestation: &Value) {
     let file = tmp.join("attestation.json");
     std::fs::write(&file, attestation.to_string()).unwrap();
-    let openssl = tmp.join("openssl");
+    let openssl = openssl_dir(tmp);
     let out = Command::new(BIN)
         .args(["verify", "--group-key", key, "--attestation"])
         .arg(&file)
@@ -66,6 +66,34 @@ fn verify(tmp: &Path, key: &str, attestation: &Value) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // OpenSSL on what `--openssl` wrote: the genuine message verifies, a tampered one not.
+    let openssl = |message: &Path| {
+        Command::new("openssl")
+            .args(["pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey"])
+            .arg(openssl.join("pk.der"))
+            .arg("-rawin")
+            .arg("-in")
+            .arg(message)
+            .arg("-sigfile")
+            .arg(openssl.join("signature.bin"))
+            .output()
+            .expect("openssl is installed (.ci/run installs it)")
+            .status
+            .success()
+    };
+    assert!(
+        openssl(&openssl_dir(tmp).join("message.bin")),
+        "OpenSSL verifies the committee's signature"
+    );
+    let mut tampered = std::fs::read(openssl_dir(tmp).join("message.bin")).unwrap();
+    *tampered.last_mut().unwrap() ^= 1;
+    let bad = tmp.join("tampered.bin");
+    std::fs::write(&bad, tampered).unwrap();
+    assert!(!openssl(&bad), "OpenSSL rejects a tampered message");
+}
+
+fn openssl_dir(tmp: &Path) -> std::path::PathBuf {
+    tmp.join("openssl")
 }
 
 #[test]
