@@ -8,6 +8,8 @@
 //! With `--json` it prints `{ groupKey, message, signature }` in hex — what any Ed25519
 //! verifier needs (the browser test checks it with WebCrypto).
 
+#![allow(clippy::print_stdout, reason = "a command-line example")]
+
 use std::collections::VecDeque;
 
 use quorate_actor_core::Identity;
@@ -86,7 +88,8 @@ fn main() -> Result<(), String> {
         epoch: 1,
         issued_at: 1_700_000_000_000,
     };
-    let mut session = SignSession::start(people[0].clone(), committee.clone(), root, target, 0)
+    let coordinator = people.first().ok_or("no members")?.clone();
+    let mut session = SignSession::start(coordinator, committee.clone(), root, target, 0)
         .map_err(|e| e.to_string())?;
     let mut signers = Vec::new();
     for (p, k) in people.iter().zip(keys) {

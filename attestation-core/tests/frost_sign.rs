@@ -540,7 +540,7 @@ fn write_fuzz_seeds() {
         let kind = b.header().unwrap().kind;
         let body = SignMessage::decode(b).map(|m| format!("{:?}", std::mem::discriminant(&m.body)));
         if kinds.insert((kind, body.ok())) {
-            let mut bytes = vec![(i as u8) << 1 & 0x1e];
+            let mut bytes = vec![u8::try_from(i % 16).unwrap() << 1];
             bytes.extend_from_slice(b.bytes());
             std::fs::write(format!("{dir}/block{i}"), bytes).unwrap();
         }
