@@ -9,17 +9,20 @@
 //!   only `PK_G` and the attestation (`quorate verify` on the command line; OpenSSL works
 //!   too: see [`attestation`](crate::GroupAttestation)'s docs).
 //! - [`Committee`]: the group's `committeeRoot` block — `PK_G` and who holds it.
-//! - [`SingleKeyCommittee`]: the MVP signer (one coordinator with an ordinary key), which
+//! - [`SingleKeyCommittee`]: the simplest signer (one node with an ordinary key), which
 //!   checks the evidence itself — the proposal names the current epoch, whose committee
-//!   is this key, and the votes meet the policy now — before it signs. The FROST
-//!   committee replaces it with the same data model.
+//!   is this key, and the votes meet the policy now — before it signs. A FROST committee
+//!   produces the same attestation under the same kind of key.
 //! - [`execute`]: the execution engine — an `ActionHandlerRegistry`, handlers that plan
 //!   effects (a new epoch for internal actions, an HTTP POST for external ones), run only
 //!   with a valid attestation in the matching epoch and validity window, once per
 //!   proposal id with markers the runtime persists.
 //! - [`frost`]: the FROST committee over `frost-ed25519` (RFC 9591): the distributed key
-//!   generation with an echo check for round 1 and HPKE-sealed round-2 shares (signing
-//!   sessions and resharing come next).
+//!   generation with an echo check for round 1 and HPKE-sealed round-2 shares, signing
+//!   sessions (coordinator, any `t`, cheater detection with re-checkable evidence,
+//!   retries, durable nonce-use records), resharing to new members and threshold keeping
+//!   `PK_G`, committee selection. [`GovernanceHost`](host::GovernanceHost) runs all of it
+//!   over the group topic.
 //! - [`host::GovernanceHost`]: a node's whole governance layer over group-core's
 //!   `GroupHost` — ballots per group, verified attestations, the committee duty, the
 //!   execution duty — shared by every runtime and the simulator.
