@@ -10,10 +10,9 @@
     reason = "test code: a panic is a failed test"
 )]
 
-use std::process::Command;
-
 mod common;
 
+use common::openssl::openssl_verifies;
 use common::{T0, setup};
 use quorate_attestation_core::{
     AttestationError, GroupAttestation, Refusal, SingleKeyCommittee, verify_attestation,
@@ -119,36 +118,6 @@ fn the_committee_refuses_expired_other_epoch_and_foreign_committee_requests() {
         s.committee.attest(&s.state, &junk, &five, T0 + 1000),
         Err(Refusal::Proposal(_))
     ));
-}
-
-/// The Ed25519 SubjectPublicKeyInfo prefix (RFC 8410): `SEQUENCE { SEQUENCE { OID
-/// 1.3.101.112 } BIT STRING }`, then the 32 key bytes.
-const SPKI_PREFIX: [u8; 12] = [
-    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-];
-
-fn openssl_verifies(pk: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
-    let dir = std::env::temp_dir().join(format!("quorate-openssl-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let key = dir.join("pk.der");
-    let msg = dir.join("msg.bin");
-    let sig = dir.join("sig.bin");
-    std::fs::write(&key, [&SPKI_PREFIX[..], pk].concat()).unwrap();
-    std::fs::write(&msg, message).unwrap();
-    std::fs::write(&sig, signature).unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-rawin", "-inkey",
-        ])
-        .arg(&key)
-        .arg("-in")
-        .arg(&msg)
-        .arg("-sigfile")
-        .arg(&sig)
-        .output()
-        .expect("openssl is installed (.ci/run installs it)");
-    let _ = std::fs::remove_dir_all(&dir);
-    out.status.success()
 }
 
 #[test]

@@ -493,6 +493,7 @@ fn a_member_signs_only_the_target_it_was_asked_about_and_only_once() {
         session: request.session,
         from: people[2].id(),
         body: SignBody::Package {
+            signers: vec![people[0].id(), people[1].id()],
             package: evil.serialize().unwrap(),
         },
     };

@@ -263,7 +263,7 @@ fn liar_in_first_package(n: usize, chosen: Rc<Cell<Option<usize>>>) -> common::s
             return Some(block);
         };
         Some(match &mut m.body {
-            SignBody::Package { package } if chosen.get().is_none() => {
+            SignBody::Package { package, .. } if chosen.get().is_none() => {
                 let package = frost::SigningPackage::deserialize(package).unwrap();
                 let liar = (0..n).find(|j| {
                     *j != i

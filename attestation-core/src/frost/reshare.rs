@@ -53,6 +53,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::VartimeMultiscalarMul as _;
 use frost::Identifier;
 use frost::keys::{
     KeyPackage, PublicKeyPackage, SecretShare, SigningShare, VerifiableSecretSharingCommitment,
@@ -535,14 +536,25 @@ impl Reshare {
             .ok_or("a dealer identifier")?;
         let t = usize::from(self.config.threshold);
         let mut share = Scalar::ZERO;
-        let mut sum = vec![EdwardsPoint::default(); t];
+        let mut weights = Vec::with_capacity(xs.len());
+        let mut dealt = Vec::with_capacity(xs.len());
         for (dealer, x) in self.config.dealers.iter().zip(&xs) {
             let (_, points, s) = self.dealt.get(dealer).ok_or("a dealing is missing")?;
             let l = lagrange(&xs, x).ok_or("repeated dealer identifiers")?;
             share += l * s;
-            for (acc, p) in sum.iter_mut().zip(points) {
-                *acc += l * p;
+            weights.push(l);
+            dealt.push(points);
+        }
+        // C_k = Σ λ_i·C_i,k: one multiscalar multiplication per coefficient (public
+        // values, so variable time is fine).
+        let mut sum: Vec<EdwardsPoint> = Vec::with_capacity(t);
+        for k in 0..t {
+            let points: Vec<&EdwardsPoint> = dealt.iter().filter_map(|p| p.get(k)).collect();
+            // Exact lengths (the library asserts on them): each dealing has t points.
+            if points.len() != weights.len() {
+                return Err("a dealing of the wrong degree".into());
             }
+            sum.push(EdwardsPoint::vartime_multiscalar_mul(&weights, points));
         }
         let vss = VerifiableSecretSharingCommitment::deserialize(
             sum.iter().map(|p| p.compress().to_bytes().to_vec()),

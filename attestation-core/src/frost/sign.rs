@@ -114,6 +114,8 @@ pub enum SignBody {
     },
     /// The coordinator's signing package (`frost-ed25519` serialisation).
     Package {
+        /// The signers whose commitments it holds (sorted): the others need not parse it.
+        signers: Vec<ActorId>,
         /// The package.
         #[serde(with = "serde_bytes")]
         package: Vec<u8>,
@@ -452,7 +454,11 @@ impl FrostSigner {
         package: &SignMessage,
         store: &mut impl NonceStore,
     ) -> Result<Block, SignError> {
-        let SignBody::Package { package: bytes } = &package.body else {
+        let SignBody::Package {
+            signers,
+            package: bytes,
+        } = &package.body
+        else {
             return Err(SignError::Mismatch);
         };
         if package.group != self.group {
@@ -462,6 +468,11 @@ impl FrostSigner {
         let Some((_, commitments, message)) = self.nonces.get(&session) else {
             return Err(SignError::NoNonces);
         };
+        // Not among the signers: nothing to parse (every point in a package costs a
+        // subgroup check).
+        if !signers.contains(&self.me.id()) {
+            return Err(SignError::BadPackage("not among its signers".into()));
+        }
         let parsed = frost::SigningPackage::deserialize(bytes)
             .map_err(|e| SignError::BadPackage(e.to_string()))?;
         if parsed.message() != message {
@@ -873,7 +884,11 @@ impl SignSession {
                 let digest: [u8; 32] = Sha256::digest(&bytes).into();
                 self.current.package = Some((package, bytes.clone(), digest));
                 self.current.deadline = now_ms.saturating_add(ROUND_TIMEOUT_MS);
-                self.send(SignBody::Package { package: bytes });
+                let signers = self.current.commitments.keys().copied().collect();
+                self.send(SignBody::Package {
+                    signers,
+                    package: bytes,
+                });
             }
             Err(e) => self.fail(e.to_string()),
         }

@@ -3,6 +3,7 @@
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
 pub(crate) mod frost;
+pub(crate) mod openssl;
 pub(crate) mod sim;
 
 use quorate_actor_core::{ActorSecret, Identity};
