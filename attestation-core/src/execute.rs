@@ -39,6 +39,9 @@ pub mod internal {
     pub const ROTATE_KEY: &str = "ROTATE_KEY";
     /// Replace the voting rules.
     pub const CHANGE_POLICY: &str = "CHANGE_POLICY";
+    /// Reshare the FROST committee's key to the holders and threshold the payload names
+    /// (`PK_G` unchanged).
+    pub const ROTATE_COMMITTEE: &str = "ROTATE_COMMITTEE";
 }
 
 /// The handlers of the internal actions, for the node of an admin (who signs the new
@@ -81,6 +84,15 @@ pub fn internal_handlers() -> ActionHandlerRegistry {
             Effect::Nothing
         })
     });
+    r.register(
+        internal::ROTATE_COMMITTEE,
+        |job: &Job, _: &GroupState| match payload(job)? {
+            ActionPayload::Committee { members, threshold } => {
+                Ok(Effect::Committee { members, threshold })
+            }
+            _ => Err("ROTATE_COMMITTEE needs the new holders and threshold".to_owned()),
+        },
+    );
     r.register(internal::CHANGE_POLICY, |job: &Job, state: &GroupState| {
         let ActionPayload::ChangePolicy(rules) = payload(job)? else {
             return Err("CHANGE_POLICY needs the new rules".to_owned());
@@ -150,6 +162,14 @@ pub enum Effect {
         body: Vec<u8>,
         /// The proposal id, for the receiver to deduplicate.
         key: String,
+    },
+    /// Call a resharing of the group key to `members` with `threshold` (an admin's node
+    /// calls it; the host skips it if the current committee already is that).
+    Committee {
+        /// The new holders, sorted.
+        members: Vec<quorate_actor_core::ActorId>,
+        /// Signers needed.
+        threshold: u16,
     },
     /// Nothing left to do (the change is already in effect).
     Nothing,

@@ -22,7 +22,7 @@ use std::rc::Rc;
 use ed25519_dalek::{Signature, VerifyingKey};
 use frost_ed25519 as frost;
 use quorate_actor_core::{ActorId, ActorSecret, Identity};
-use quorate_attestation_core::execute::{ActionHandlerRegistry, Effect, Job};
+use quorate_attestation_core::execute::{ActionHandlerRegistry, Effect, Job, internal_handlers};
 use quorate_attestation_core::frost::dkg::identifier;
 use quorate_attestation_core::frost::sign::{SignBody, SignMessage};
 use quorate_attestation_core::host::{COORDINATOR_SLOT_MS, GovOutput};
@@ -47,6 +47,10 @@ fn person(i: usize) -> Identity {
 }
 
 fn registry(i: usize) -> ActionHandlerRegistry {
+    if i == 0 {
+        // The admin's node carries out internal actions (ROTATE_COMMITTEE).
+        return internal_handlers();
+    }
     let mut r = ActionHandlerRegistry::new();
     if i == TRIGGER_NODE {
         r.register("TRIGGER_X", |job: &Job, _: &GroupState| {
@@ -67,7 +71,7 @@ fn group(n: usize, seed: u64) -> (World, GroupId) {
     let rules = vec![Rule::FractionalApproval {
         threshold: Fraction::new(1, 10),
         eligible: Eligible::Members,
-        action_types: vec!["TRIGGER_X".into()],
+        action_types: vec!["TRIGGER_X".into(), "ROTATE_COMMITTEE".into()],
     }];
     let members = (1..n).map(|i| Member::of(&person(i))).collect();
     let created =
@@ -149,17 +153,27 @@ fn ceremony(w: &mut World, group: GroupId, committee: &[usize], t: u16) -> [u8; 
 
 /// Node 2 proposes TRIGGER_X; `voters` vote YES.
 fn propose_and_vote(w: &mut World, group: GroupId, voters: &[usize]) -> ProposalId {
+    propose_action(
+        w,
+        group,
+        "TRIGGER_X",
+        ActionPayload::Data("go".into()),
+        voters,
+    )
+}
+
+/// Node 2 proposes `action` with `payload`; `voters` vote YES.
+fn propose_action(
+    w: &mut World,
+    group: GroupId,
+    action: &str,
+    payload: ActionPayload,
+    voters: &[usize],
+) -> ProposalId {
     let (now, ms) = (w.sim.now(), w.ms());
     let p = w
         .host(2)
-        .propose(
-            group,
-            "TRIGGER_X",
-            Some(ActionPayload::Data("go".into())),
-            600_000,
-            now,
-            ms,
-        )
+        .propose(group, action, Some(payload), 600_000, now, ms)
         .unwrap();
     let ok = w.run_until(Duration::from_secs(10), |w| {
         voters
@@ -429,4 +443,36 @@ fn rotation_from_3_of_5_to_4_of_7_keeps_pk_g_and_the_new_committee_signs() {
     // The new committee signs under the same key.
     let p = propose_and_vote(&mut w, g, &[2]);
     attested_everywhere(&mut w, g, p, pk, Duration::from_secs(30));
+}
+
+#[test]
+fn a_vote_rotates_the_committee_by_resharing_and_pk_g_stays() {
+    let (mut w, g) = group(7, seed_from_env(18));
+    let pk = dkg(&mut w, g, &[0, 1, 2, 3, 4], 3);
+    let before = w.host(0).committee(&g).cloned().unwrap();
+    let mut members: Vec<ActorId> = (1..7).map(|i| person(i).id()).collect();
+    members.sort();
+    let payload = ActionPayload::Committee {
+        members: members.clone(),
+        threshold: 4,
+    };
+    let p = propose_action(&mut w, g, "ROTATE_COMMITTEE", payload, &[2]);
+    attested_everywhere(&mut w, g, p, pk, Duration::from_secs(30));
+    // The admin's node executes it: a resharing call; the new committee is recorded.
+    let ok = w.run_until(Duration::from_secs(60), |w| {
+        (0..7).all(|i| {
+            w.host(i)
+                .committee(&g)
+                .is_some_and(|c| c.members == members && c.threshold == 4)
+        }) && (1..7).all(|i| w.host(i).holds_share(&g))
+    });
+    assert!(ok, "the vote rotated the committee: {:?}", w.reports);
+    for i in 0..7 {
+        assert_eq!(w.host(i).group_key(&g), Some(pk), "PK_G unchanged");
+    }
+    assert_ne!(w.host(0).committee(&g), Some(&before));
+    assert!(!w.host(0).holds_share(&g), "node 0 left the committee");
+    // The new committee (4 of 1..7) signs.
+    let q = propose_and_vote(&mut w, g, &[3]);
+    attested_everywhere(&mut w, g, q, pk, Duration::from_secs(30));
 }

@@ -23,7 +23,18 @@ pub enum ActionPayload {
     /// An external action's data (UTF-8, at most [`MAX_ACTION_DATA`] bytes), passed on to
     /// its handler.
     Data(String),
+    /// `ROTATE_COMMITTEE`: reshare the group key to these holders (sorted) with this
+    /// threshold.
+    Committee {
+        /// The new holders, sorted.
+        members: Vec<ActorId>,
+        /// Signers needed.
+        threshold: u16,
+    },
 }
+
+/// Most holders a `ROTATE_COMMITTEE` payload names.
+const MAX_COMMITTEE: usize = 256;
 
 impl BlockPayload for ActionPayload {
     const TYPE: &'static str = "governance-action";
@@ -58,6 +69,19 @@ impl ActionPayload {
             }
             ActionPayload::AddMember(m) if !m.actor.is_key_of(&m.verifying_key()?) => {
                 Err(ObjectError::WrongSigner)
+            }
+            ActionPayload::Committee { members, .. } if members.len() > MAX_COMMITTEE => {
+                Err(ObjectError::TooLarge("committee"))
+            }
+            ActionPayload::Committee { members, .. }
+                if !members.windows(2).all(|w| matches!(w, [a, b] if a < b)) =>
+            {
+                Err(ObjectError::NotSorted("committee members"))
+            }
+            ActionPayload::Committee { members, threshold }
+                if *threshold < 2 || usize::from(*threshold) > members.len() =>
+            {
+                Err(ObjectError::Invalid("a threshold outside 2..=members"))
             }
             _ => Ok(()),
         }

@@ -369,6 +369,17 @@ pub(crate) enum GroupCommand {
         /// The member to remove (REMOVE_MEMBER).
         #[arg(long, value_name = "ACTOR")]
         remove: Option<String>,
+        /// ROTATE_COMMITTEE: the new holders, comma-separated.
+        #[arg(
+            long,
+            value_name = "IDS",
+            value_delimiter = ',',
+            requires = "threshold"
+        )]
+        committee: Vec<String>,
+        /// ROTATE_COMMITTEE: the new threshold.
+        #[arg(long, value_name = "T", requires = "committee")]
+        threshold: Option<u16>,
         /// Minutes open for votes.
         #[arg(long, value_name = "N", default_value_t = 60)]
         minutes: u64,

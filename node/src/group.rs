@@ -55,6 +55,8 @@ pub(crate) async fn run(args: GroupArgs) -> Result<(), Failure> {
             action,
             text,
             remove,
+            committee,
+            threshold,
             minutes,
         } => (
             Command::Propose {
@@ -62,6 +64,8 @@ pub(crate) async fn run(args: GroupArgs) -> Result<(), Failure> {
                 action,
                 data: text,
                 remove,
+                committee,
+                threshold,
                 minutes,
             },
             10,

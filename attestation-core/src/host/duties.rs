@@ -319,6 +319,25 @@ impl<M: MarkerStore + NonceStore> GovernanceHost<M> {
                 key,
                 resumed,
             }),
+            Effect::Committee { members, threshold } => {
+                let current = self.committee(&group).cloned();
+                if current.is_some_and(|c| c.members == members && c.threshold == threshold) {
+                    return self.finished(group, &job.id, "already in effect".into());
+                }
+                match self.call_rotation(group, members, threshold, None, now) {
+                    Ok(call) => self.finished(
+                        group,
+                        &job.id,
+                        format!("{} → resharing called ({call})", job.proposal.action_type),
+                    ),
+                    // Not a full admin here: an admin's node calls it.
+                    Err(e) => self.outputs.push_back(GovOutput::NotExecuted {
+                        group,
+                        proposal: job.id,
+                        why: e.to_string(),
+                    }),
+                }
+            }
             Effect::Nothing => self.finished(group, &job.id, "already in effect".into()),
         }
     }

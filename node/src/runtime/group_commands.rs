@@ -259,13 +259,29 @@ impl Node {
                 action,
                 data,
                 remove,
+                committee,
+                threshold,
                 minutes,
             } => {
                 let group = parse_group(group)?;
-                let payload = match (data, remove) {
-                    (_, Some(actor)) => Some(ActionPayload::RemoveMember(parse_actor(actor)?)),
-                    (Some(d), None) => Some(ActionPayload::Data(d.clone())),
-                    (None, None) => None,
+                let payload = match (data, remove, threshold) {
+                    (_, _, Some(threshold)) => {
+                        let mut members = committee
+                            .iter()
+                            .map(|a| parse_actor(a))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        members.sort();
+                        members.dedup();
+                        Some(ActionPayload::Committee {
+                            members,
+                            threshold: *threshold,
+                        })
+                    }
+                    (_, Some(actor), None) => {
+                        Some(ActionPayload::RemoveMember(parse_actor(actor)?))
+                    }
+                    (Some(d), None, None) => Some(ActionPayload::Data(d.clone())),
+                    (None, None, None) => None,
                 };
                 let voting = minutes.saturating_mul(60_000);
                 let id = self

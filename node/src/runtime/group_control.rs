@@ -61,6 +61,12 @@ pub enum GroupCommand {
         data: Option<String>,
         /// The member to remove (`REMOVE_MEMBER`).
         remove: Option<String>,
+        /// `ROTATE_COMMITTEE`: the new holders (hex ids).
+        #[serde(default)]
+        committee: Vec<String>,
+        /// `ROTATE_COMMITTEE`: the new threshold.
+        #[serde(default)]
+        threshold: Option<u16>,
         /// Minutes open for votes.
         minutes: u64,
     },
