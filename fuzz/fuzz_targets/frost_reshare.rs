@@ -11,58 +11,27 @@
     reason = "fuzz target: a panic is a found bug"
 )]
 
+#[path = "frost/fixture.rs"]
+mod frost_fixture;
+
 use std::sync::OnceLock;
 
-use frost_ed25519 as frost;
+use frost_fixture::Fixture;
+
 use libfuzzer_sys::fuzz_target;
-use quorate_actor_core::{ActorId, ActorSecret, Identity};
-use quorate_attestation_core::Committee;
-use quorate_attestation_core::frost::dkg::identifier;
+use quorate_actor_core::{ActorId, Identity};
 use quorate_attestation_core::frost::reshare::{
     Reshare, ReshareConfig, ReshareMessage, ReshareOutput, deal,
 };
-use quorate_group_core::{GroupId, Member};
+use quorate_group_core::Member;
 use quorate_mesh_proto::{Block, Cid, Codec, Envelope};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
-const GROUP: GroupId = GroupId::from_bytes([9; 32]);
-
-struct Fixture {
-    people: Vec<Identity>,
-    old: Committee,
-    keys: Vec<frost::keys::KeyPackage>,
-}
-
 /// Old holders: people 0, 1, 2; new: 1, 2, 3.
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        let mut people: Vec<Identity> = (1..=4u8)
-            .map(|i| Identity::from_secret(ActorSecret::from_bytes([i; 32])))
-            .collect();
-        people.sort_by_key(Identity::id);
-        let mut rng = ChaCha20Rng::seed_from_u64(2);
-        let ids: Vec<frost::Identifier> = people[..3]
-            .iter()
-            .map(|p| identifier(&p.id()).expect("id"))
-            .collect();
-        let (shares, public) = frost::keys::split(
-            &frost::SigningKey::new(&mut rng),
-            3,
-            2,
-            frost::keys::IdentifierList::Custom(&ids),
-            &mut rng,
-        )
-        .expect("split");
-        let keys = ids
-            .iter()
-            .map(|id| frost::keys::KeyPackage::try_from(shares[id].clone()).expect("key"))
-            .collect();
-        let actors: Vec<ActorId> = people[..3].iter().map(Identity::id).collect();
-        let old = Committee::frost(GROUP, &actors, &public).expect("committee");
-        Fixture { people, old, keys }
-    })
+    F.get_or_init(|| frost_fixture::build(4, 3, 2))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -81,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
     dealers.sort();
     let config = ReshareConfig {
         session: [3; 32],
-        old: f.old.clone(),
+        old: f.committee.clone(),
         dealers,
         members,
         threshold: 2,
@@ -116,5 +85,5 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    assert!(keys.iter().all(|k| *k == f.old.group_key), "PK_G changed");
+    assert!(keys.iter().all(|k| *k == f.committee.group_key), "PK_G changed");
 });

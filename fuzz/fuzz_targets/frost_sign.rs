@@ -13,62 +13,40 @@
     reason = "fuzz target: a panic is a found bug"
 )]
 
+#[path = "frost/fixture.rs"]
+mod frost_fixture;
+
 use std::sync::OnceLock;
 
-use frost_ed25519 as frost;
 use libfuzzer_sys::fuzz_target;
-use quorate_actor_core::{ActorId, ActorSecret, Identity};
+use quorate_actor_core::Identity;
 use quorate_attestation_core::frost::call::{CommitteeCall, CommitteeResult};
-use quorate_attestation_core::frost::dkg::identifier;
 use quorate_attestation_core::frost::sign::{
     CulpritEvidence, FrostSigner, MemoryNonces, SessionOutput, SignBody, SignMessage,
     SignSession, SignTarget, verify_culprits,
 };
 use quorate_attestation_core::{Committee, verify_attestation};
-use quorate_group_core::GroupId;
 use quorate_mesh_proto::{Block, Cid, Codec};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
-
-const GROUP: GroupId = GroupId::from_bytes([9; 32]);
 
 struct Fixture {
     people: Vec<Identity>,
     committee: Committee,
     root: Cid,
-    keys: Vec<frost::keys::KeyPackage>,
+    keys: Vec<frost_ed25519::keys::KeyPackage>,
 }
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let mut people: Vec<Identity> = (1..=3u8)
-            .map(|i| Identity::from_secret(ActorSecret::from_bytes([i; 32])))
-            .collect();
-        people.sort_by_key(Identity::id);
-        let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let ids: Vec<frost::Identifier> =
-            people.iter().map(|p| identifier(&p.id()).expect("id")).collect();
-        let (shares, public) = frost::keys::split(
-            &frost::SigningKey::new(&mut rng),
-            3,
-            2,
-            frost::keys::IdentifierList::Custom(&ids),
-            &mut rng,
-        )
-        .expect("split");
-        let keys = ids
-            .iter()
-            .map(|id| frost::keys::KeyPackage::try_from(shares[id].clone()).expect("key"))
-            .collect();
-        let actors: Vec<ActorId> = people.iter().map(Identity::id).collect();
-        let committee = Committee::frost(GROUP, &actors, &public).expect("committee");
-        let root = *committee.to_block().expect("block").cid();
+        let f = frost_fixture::build(3, 3, 1);
+        let root = *f.committee.to_block().expect("block").cid();
         Fixture {
-            people,
-            committee,
+            people: f.people,
+            committee: f.committee,
             root,
-            keys,
+            keys: f.keys,
         }
     })
 }
@@ -81,7 +59,7 @@ fn decoders(block: &Block, f: &Fixture) {
     }
     let _ = CommitteeCall::decode(block);
     let _ = CommitteeResult::decode(block);
-    if let Ok(c) = Committee::decode(block, &GROUP) {
+    if let Ok(c) = Committee::decode(block, &frost_fixture::GROUP) {
         let _ = c.public_package();
     }
 }

@@ -159,14 +159,7 @@ impl<M: MarkerStore + NonceStore> GovernanceHost<M> {
     /// `PK_G` of the group's current epoch, if its committee block is known.
     #[must_use]
     pub fn group_key(&self, group: &GroupId) -> Option<[u8; 32]> {
-        let root = self
-            .groups
-            .state(group)
-            .ok()?
-            .current()?
-            .state
-            .committee_root?;
-        self.committees.get(&root).map(|c| c.group_key)
+        self.committee(group).map(|c| c.group_key)
     }
 
     /// The verified attestation of `proposal`, if one arrived.

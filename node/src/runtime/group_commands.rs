@@ -190,6 +190,33 @@ impl Node {
         })
     }
 
+    /// Calls a FROST DKG (or, with `rotate`, a resharing of the current committee).
+    fn call_committee(
+        &mut self,
+        group: &str,
+        members: &[String],
+        auto: Option<usize>,
+        threshold: u16,
+        rotate: bool,
+        now: Instant,
+    ) -> Result<GroupReply, String> {
+        let group = parse_group(group)?;
+        let members = self.committee_members(&group, members, auto)?;
+        let call = if rotate {
+            self.groups
+                .call_rotation(group, members.clone(), threshold, None, now)
+        } else {
+            self.groups
+                .call_committee(group, members.clone(), threshold, now)
+        }
+        .map_err(|e| e.to_string())?;
+        Ok(GroupReply::CommitteeCalled {
+            call: call.to_string(),
+            members: members.iter().map(ToString::to_string).collect(),
+            threshold,
+        })
+    }
+
     /// The governance commands; `None` for the others.
     fn governance_command(
         &mut self,
@@ -203,37 +230,13 @@ impl Node {
                 threshold: Some(threshold),
                 members,
                 auto,
-            } => {
-                let group = parse_group(group)?;
-                let members = self.committee_members(&group, members, *auto)?;
-                let call = self
-                    .groups
-                    .call_committee(group, members.clone(), *threshold, now)
-                    .map_err(gov)?;
-                GroupReply::CommitteeCalled {
-                    call: call.to_string(),
-                    members: members.iter().map(ToString::to_string).collect(),
-                    threshold: *threshold,
-                }
-            }
+            } => self.call_committee(group, members, *auto, *threshold, false, now)?,
             GroupCommand::Rotate {
                 group,
                 threshold,
                 members,
                 auto,
-            } => {
-                let group = parse_group(group)?;
-                let members = self.committee_members(&group, members, *auto)?;
-                let call = self
-                    .groups
-                    .call_rotation(group, members.clone(), *threshold, None, now)
-                    .map_err(gov)?;
-                GroupReply::CommitteeCalled {
-                    call: call.to_string(),
-                    members: members.iter().map(ToString::to_string).collect(),
-                    threshold: *threshold,
-                }
-            }
+            } => self.call_committee(group, members, *auto, *threshold, true, now)?,
             GroupCommand::Committee { group, .. } => {
                 let group = parse_group(group)?;
                 let me = self
