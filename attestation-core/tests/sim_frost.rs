@@ -24,7 +24,9 @@ use frost_ed25519 as frost;
 use quorate_actor_core::{ActorId, ActorSecret, Identity};
 use quorate_attestation_core::execute::{ActionHandlerRegistry, Effect, Job, internal_handlers};
 use quorate_attestation_core::frost::dkg::identifier;
-use quorate_attestation_core::frost::sign::{SignBody, SignMessage};
+use quorate_attestation_core::frost::sign::{
+    MAX_ATTEMPTS, SignBody, SignMessage, SignTarget, session_id,
+};
 use quorate_attestation_core::host::{COORDINATOR_SLOT_MS, GovOutput};
 use quorate_attestation_core::{Committee, verify_attestation};
 use quorate_governance_core::{ActionPayload, ProposalId, VoteValue};
@@ -475,4 +477,75 @@ fn a_vote_rotates_the_committee_by_resharing_and_pk_g_stays() {
     // The new committee (4 of 1..7) signs.
     let q = propose_and_vote(&mut w, g, &[3]);
     attested_everywhere(&mut w, g, q, pk, Duration::from_secs(30));
+}
+
+#[test]
+fn an_insider_coordinator_gets_at_most_max_attempts_commitments_per_proposal() {
+    let (mut w, g) = group(3, seed_from_env(19));
+    dkg(&mut w, g, &[0, 1, 2], 2);
+    let p = propose_and_vote(&mut w, g, &[2]);
+    let pk = w.host(0).group_key(&g).unwrap();
+    attested_everywhere(&mut w, g, p, pk, Duration::from_secs(30));
+    // Member 0 turns abusive: 3 × MAX_ATTEMPTS requests for the same proposal.
+    let committee = w.host(0).committee(&g).cloned().unwrap();
+    let root = *committee.to_block().unwrap().cid();
+    let epoch = w
+        .host(0)
+        .groups()
+        .state(&g)
+        .unwrap()
+        .current()
+        .unwrap()
+        .state
+        .epoch;
+    let target = SignTarget {
+        proposal: p,
+        epoch,
+        issued_at: w.ms(),
+    };
+    let abuser = person(0);
+    let mut sessions = std::collections::BTreeSet::new();
+    for attempt in 1000..1000 + 3 * MAX_ATTEMPTS {
+        let session = session_id(&g, &root, &target, &abuser.id(), attempt);
+        sessions.insert(session);
+        let request = SignMessage {
+            group: g,
+            session,
+            from: abuser.id(),
+            body: SignBody::Request {
+                committee: root,
+                target,
+                attempt,
+                asked: committee.members.clone(),
+            },
+        };
+        let block = Envelope::signed(request, abuser.signing_key())
+            .unwrap()
+            .to_block()
+            .unwrap();
+        w.sim.publish(0, &g.topic(), block).unwrap();
+    }
+    w.run(Duration::from_secs(3));
+    // What member 1 committed to in those sessions, as node 0 received it.
+    let answers = w
+        .sim
+        .events(0)
+        .iter()
+        .filter_map(|(_, e)| match e {
+            quorate_mesh_proto::mesh::Event::Delivered { block, .. } => {
+                SignMessage::decode(block).ok()
+            }
+            _ => None,
+        })
+        .filter(|m| {
+            m.from == person(1).id()
+                && sessions.contains(&m.session)
+                && matches!(m.body, SignBody::Commit { .. })
+        })
+        .count();
+    assert!(answers > 0, "member 1 answers some requests");
+    assert!(
+        answers <= MAX_ATTEMPTS as usize,
+        "member 1 answered {answers} requests of one coordinator for one proposal"
+    );
 }

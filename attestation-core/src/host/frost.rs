@@ -39,8 +39,8 @@ use crate::frost::call::{CommitteeCall, CommitteeResult, ReshareFrom};
 use crate::frost::dkg::{Dkg, DkgConfig, DkgMessage, DkgOutput};
 use crate::frost::reshare::{Reshare, ReshareConfig, ReshareMessage, ReshareOutput, deal};
 use crate::frost::sign::{
-    CulpritEvidence, FrostSigner, NonceStore, ROUND_TIMEOUT_MS, SessionOutput, SignBody,
-    SignMessage, SignSession, SignTarget, coordinators, verify_culprits,
+    CulpritEvidence, FrostSigner, MAX_ATTEMPTS, NonceStore, ROUND_TIMEOUT_MS, SessionOutput,
+    SignBody, SignMessage, SignSession, SignTarget, coordinators, verify_culprits,
 };
 
 /// How long after this node saw a proposal pass the next coordinator in line starts.
@@ -102,6 +102,10 @@ pub(super) struct FrostState {
     pub(super) inbox: VecDeque<Block>,
     /// Requests waiting for this node's view to agree: (request, when it arrived).
     requests: BTreeMap<[u8; 32], (SignMessage, u64)>,
+    /// Sessions answered per (coordinator, proposal): a coordinator gets at most
+    /// [`MAX_ATTEMPTS`] commitments from this member for one proposal, so an insider
+    /// cannot make it burn nonce records without end.
+    answered: BTreeMap<(ActorId, ProposalId), u32>,
     /// Sessions this node coordinates.
     sessions: BTreeMap<ProposalId, SignSession>,
     /// When this node first saw each proposal pass.
@@ -1030,7 +1034,15 @@ impl<M: MarkerStore + NonceStore> GovernanceHost<M> {
             let mut commit = None;
             if let Some(f) = self.frost.get_mut(&group) {
                 f.requests.remove(&session);
-                if let Some(signer) = f.signers.get_mut(&root) {
+                let key = (m.from, target.proposal);
+                let answered = f.answered.get(&key).copied().unwrap_or(0);
+                if answered < MAX_ATTEMPTS
+                    && let Some(signer) = f.signers.get_mut(&root)
+                {
+                    while f.answered.len() >= MAX_QUEUED {
+                        f.answered.pop_first();
+                    }
+                    f.answered.insert(key, answered.saturating_add(1));
                     commit = Some(signer.commit(&m, self.engine.markers_mut(), rng));
                 }
             }
