@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         Command::Demo(_) => "demo",
     };
     eprintln!(
-        "quorate {name}: not implemented yet in this build (it comes with the FROST committee)"
+        "quorate {name}: not implemented yet in this build (the scripted demo comes next; `quorate group` runs every step by hand)"
     );
     ExitCode::from(2)
 }
