@@ -103,20 +103,38 @@ async fn new(
             files::keystore_path(dir).display()
         )));
     }
+    let passphrase = source.passphrase()?;
+    let identity = create(dir, &passphrase, handle, name).await?;
+    println!("actor {}", identity.id());
+    println!(
+        "recovery phrase: {}",
+        recovery_phrase(identity.secret()).as_str()
+    );
+    eprintln!("Write the recovery phrase down and keep it offline: it is the whole identity.");
+    Ok(())
+}
+
+/// Creates an actor in `dir`: a fresh identity, its profile and feed published through the
+/// node running there (or straight into its store), the keystore sealed with `passphrase`,
+/// and with a `handle` an encrypted key backup peers keep (log in anywhere).
+pub(crate) async fn create(
+    dir: &Path,
+    passphrase: &Zeroizing<String>,
+    handle: Option<String>,
+    name: Option<String>,
+) -> Result<Identity, Failure> {
+    if files::keystore_path(dir).exists() {
+        return Err(Failure::Usage(format!(
+            "{} already exists; nothing was changed",
+            files::keystore_path(dir).display()
+        )));
+    }
     let locator = match &handle {
-        Some(h) => {
-            let passphrase = source.passphrase()?;
-            Some((
-                Locator::derive(h, &passphrase, &LocatorParams::V1)
-                    .map_err(|e| Failure::Usage(e.to_string()))?,
-                passphrase,
-            ))
-        }
+        Some(h) => Some(
+            Locator::derive(h, passphrase, &LocatorParams::V1)
+                .map_err(|e| Failure::Usage(e.to_string()))?,
+        ),
         None => None,
-    };
-    let passphrase = match &locator {
-        Some((_, p)) => p.clone(),
-        None => source.passphrase()?,
     };
     let identity = Identity::generate(&mut OsRng);
     let metadata: BTreeMap<String, String> =
@@ -135,7 +153,7 @@ async fn new(
     let mut heads = vec![publication.feed_head.mesh_head(*publication.head.cid())];
     let head_cid = *publication.head.cid();
     blocks.push(publication.head);
-    if let Some((locator, _)) = &locator {
+    if let Some(locator) = &locator {
         let backup = seal_backup(&identity, locator, &mut OsRng)
             .map_err(|e| Failure::Failed(e.to_string()))?;
         heads.push(Head {
@@ -145,7 +163,7 @@ async fn new(
         });
         blocks.push(backup);
     }
-    seal(dir, &identity, &passphrase)?;
+    seal(dir, &identity, passphrase)?;
     files::publish(dir, &blocks, &heads).await?;
     files::write_record(
         dir,
@@ -156,13 +174,7 @@ async fn new(
             entries: 1,
         },
     )?;
-    println!("actor {}", identity.id());
-    println!(
-        "recovery phrase: {}",
-        recovery_phrase(identity.secret()).as_str()
-    );
-    eprintln!("Write the recovery phrase down and keep it offline: it is the whole identity.");
-    Ok(())
+    Ok(identity)
 }
 
 async fn login(dir: &Path, source: &Source, handle: &str, timeout: u64) -> Result<(), Failure> {

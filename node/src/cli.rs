@@ -145,6 +145,10 @@ pub(crate) struct NodeArgs {
     /// `Idempotency-Key`, once per proposal (markers in DIR/executions.redb).
     #[arg(long, value_name = "URL")]
     pub(crate) trigger_url: Option<String>,
+    /// Stop when standard input closes: a parent process (`quorate demo`) that dies, even
+    /// by SIGKILL, takes its nodes with it.
+    #[arg(long, hide = true)]
+    pub(crate) exit_with_stdin: bool,
     #[command(flatten)]
     pub(crate) web: WebArgs,
 }
@@ -487,12 +491,31 @@ pub(crate) struct VerifyArgs {
 /// `quorate demo`.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Native nodes to start.
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    pub(crate) nodes: usize,
-    /// Directory for the nodes' data (a temporary one by default).
+    /// Native nodes to start, one actor each (3 to 9); the FROST committee is all of them
+    /// with threshold ⌊N/2⌋ + 1 (3-of-5 by default).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u16).range(3..=9))]
+    pub(crate) nodes: u16,
+    /// Directory for the nodes' data: must not exist or be empty (default: a new directory
+    /// under the system's temporary directory, kept afterwards).
     #[arg(long, value_name = "DIR")]
     pub(crate) data: Option<PathBuf>,
+    /// Print a machine-readable transcript (JSON) on stdout; the narration goes to stderr.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Keep running after the scripted flow (until ctrl-c): the nodes, the rendezvous
+    /// server and the browser page stay up so tabs can join the demo's group.
+    #[arg(long)]
+    pub(crate) serve: bool,
+    /// Serve the browser page on this address (port 0 picks a free one), if the wasm build
+    /// exists (`scripts/build-web`).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) web: SocketAddr,
+    /// The repository's web/ directory (the page and its wasm build).
+    #[arg(long, value_name = "DIR", default_value = "web")]
+    pub(crate) web_dir: PathBuf,
+    /// Give up on a step after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 90)]
+    pub(crate) step_timeout: u64,
 }
 
 #[cfg(test)]

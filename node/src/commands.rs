@@ -50,7 +50,18 @@ pub(crate) async fn node(args: NodeArgs) -> Result<(), Failure> {
     if info.new_identity {
         tracing::info!("created a new node identity");
     }
-    node.run(crate::shutdown_signal()).await;
+    let exit_with_stdin = args.exit_with_stdin;
+    node.run(async move {
+        if exit_with_stdin {
+            tokio::select! {
+                () = crate::shutdown_signal() => {}
+                () = stdin_closed() => tracing::info!("standard input closed: stopping"),
+            }
+        } else {
+            crate::shutdown_signal().await;
+        }
+    })
+    .await;
     Ok(())
 }
 
@@ -171,4 +182,16 @@ pub(crate) async fn signal(args: SignalArgs) -> Result<(), String> {
         Reply::Error { message } => Err(message),
         other => Err(format!("unexpected reply {other:?}")),
     }
+}
+
+/// Completes when standard input reaches its end (or fails).
+async fn stdin_closed() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 256];
+        let mut stdin = std::io::stdin().lock();
+        while matches!(std::io::Read::read(&mut stdin, &mut sink), Ok(n) if n > 0) {}
+        tx.send(()).ok();
+    });
+    drop(rx.await);
 }

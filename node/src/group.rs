@@ -110,23 +110,32 @@ pub(crate) async fn run(args: GroupArgs) -> Result<(), Failure> {
     };
     let identity = open_identity(&dir, &source)?;
     let secret = Zeroizing::new(hex::encode(identity.secret().expose()));
+    let reply = send(&dir, &secret, command, wait).await?;
+    print(&dir, &reply, args.json)
+}
+
+/// Sends one group command to the node running on `dir`, as the actor whose secret (hex)
+/// it carries; waits up to `wait_secs` for the answer.
+pub(crate) async fn send(
+    dir: &Path,
+    secret: &str,
+    command: Command,
+    wait_secs: u64,
+) -> Result<GroupReply, Failure> {
     let request = Request::Group {
-        secret: secret.to_string(),
+        secret: secret.to_owned(),
         command,
     };
-    let reply = match control::call(&dir, &request, Duration::from_secs(wait)).await {
-        Ok(Reply::Group(reply)) => *reply,
-        Ok(Reply::Error { message }) => return Err(Failure::Failed(message)),
-        Ok(other) => return Err(Failure::Failed(format!("unexpected reply {other:?}"))),
-        Err(ControlError::NotRunning { .. }) => {
-            return Err(Failure::Usage(format!(
-                "groups need a running node: start `quorate node --data {}` first",
-                dir.display()
-            )));
-        }
-        Err(e) => return Err(Failure::Failed(e.to_string())),
-    };
-    print(&dir, &reply, args.json)
+    match control::call(dir, &request, Duration::from_secs(wait_secs)).await {
+        Ok(Reply::Group(reply)) => Ok(*reply),
+        Ok(Reply::Error { message }) => Err(Failure::Failed(message)),
+        Ok(other) => Err(Failure::Failed(format!("unexpected reply {other:?}"))),
+        Err(ControlError::NotRunning { .. }) => Err(Failure::Usage(format!(
+            "groups need a running node: start `quorate node --data {}` first",
+            dir.display()
+        ))),
+        Err(e) => Err(Failure::Failed(e.to_string())),
+    }
 }
 
 fn print(_dir: &Path, reply: &GroupReply, json: bool) -> Result<(), Failure> {

@@ -42,6 +42,18 @@ impl AttestationJson {
         }
     }
 
+    /// The JSON form of what a node reports about an attestation.
+    pub(crate) fn of_view(v: &quorate_attestation_core::host::AttestationView) -> AttestationJson {
+        AttestationJson {
+            group: v.group.clone(),
+            epoch: v.epoch,
+            proposal: v.proposal.clone(),
+            signed_message_hash: v.signed_message_hash.clone(),
+            group_signature: v.group_signature.clone(),
+            issued_at: v.issued_at,
+        }
+    }
+
     fn parse(self) -> Result<GroupAttestation, String> {
         let bytes = |what: &str, text: &str, out: &mut [u8]| {
             hex::decode_to_slice(text, out)
@@ -76,7 +88,7 @@ impl AttestationJson {
     }
 }
 
-fn read(path: &Path) -> Result<GroupAttestation, Failure> {
+pub(crate) fn read(path: &Path) -> Result<GroupAttestation, Failure> {
     let meta = std::fs::metadata(path)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
     if meta.len() > MAX_FILE {
@@ -101,7 +113,11 @@ fn read(path: &Path) -> Result<GroupAttestation, Failure> {
         .map_err(|e| Failure::Failed(format!("not an attestation block: {e}")))
 }
 
-fn write_openssl(dir: &Path, key: &[u8; 32], a: &GroupAttestation) -> Result<String, Failure> {
+pub(crate) fn write_openssl(
+    dir: &Path,
+    key: &[u8; 32],
+    a: &GroupAttestation,
+) -> Result<String, Failure> {
     let fail = |e: std::io::Error| Failure::Failed(format!("writing to {}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(fail)?;
     std::fs::write(dir.join("pk.der"), [&SPKI_PREFIX[..], key].concat()).map_err(fail)?;
@@ -113,11 +129,17 @@ fn write_openssl(dir: &Path, key: &[u8; 32], a: &GroupAttestation) -> Result<Str
     ))
 }
 
-pub(crate) fn run(args: &VerifyArgs) -> Result<(), Failure> {
+/// `PK_G` from hex.
+pub(crate) fn group_key(hex_key: &str) -> Result<[u8; 32], Failure> {
     let mut key = [0u8; 32];
-    hex::decode_to_slice(args.group_key.trim(), &mut key).map_err(|_| {
+    hex::decode_to_slice(hex_key.trim(), &mut key).map_err(|_| {
         Failure::Usage("--group-key is not 64 hex characters (an Ed25519 public key)".into())
     })?;
+    Ok(key)
+}
+
+pub(crate) fn run(args: &VerifyArgs) -> Result<(), Failure> {
+    let key = group_key(&args.group_key)?;
     let attestation = read(&args.attestation)?;
     let result = verify_attestation(&key, &attestation);
     let openssl = match &args.openssl {

@@ -11,7 +11,7 @@
 //! | `/` | `302 Found` to `/www/index.html` (the page imports `../pkg/…`, so it must live under `/www/`) |
 //! | `/www/…` | files of `DIR/www` (the page, its scripts) |
 //! | `/pkg/…` | files of `DIR/pkg` (`quorate_web.js`, `quorate_web_bg.wasm`: the wasm build) |
-//! | `/config.json` | [`PageConfig`]: `{"rendezvous": "ws://…" or null, "room": …, "node": "<hex id>" or null}` |
+//! | `/config.json` | [`PageConfig`]: `{"rendezvous": "ws://…" or null, "room": …, "node": "<hex id>" or null}`, and `"demo"` (the join endpoint) when `quorate demo` serves it |
 //!
 //! Nothing else under the directory (sources, `node_modules`, `Cargo.toml`) is reachable,
 //! nor hidden names (a leading `.`), directories (no listings) or symbolic links that
@@ -96,6 +96,11 @@ pub struct PageConfig {
     pub room: Option<String>,
     /// The id (64 hex characters) of the native node serving the page, if a node serves it.
     pub node: Option<String>,
+    /// `quorate demo`'s join endpoint (`http://…/join`), if the demo serves the page: a tab
+    /// POSTs `{"actor": "<hex id>"}` there and the demo's admin invites that actor into the
+    /// demo's group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo: Option<String>,
 }
 
 /// Why the web server could not start.
