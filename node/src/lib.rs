@@ -33,8 +33,9 @@
 //! `quorate get CID --data DIR --out FILE`; `quorate status --data DIR`; `quorate signal
 //! offer|accept` to connect two nodes by copy-paste; `--serve-web 127.0.0.1:8080` on
 //! `quorate node` or `quorate rendezvous` also serves the browser page (build it first
-//! with `scripts/build-web`; `--web-dir` if not run from the repository root). `quorate
-//! --help` explains each.
+//! with `scripts/build-web`; `--web-dir` if not run from the repository root); `quorate
+//! demo` runs the whole flow (group, FROST committee, vote, attestation, action, removal)
+//! on five node processes and narrates it. `quorate --help` explains each.
 //!
 //! # Sans-IO
 //! This crate is where IO lives: it has sockets, tasks and clocks, and the cores below it

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 use crate::Failure;
 
 /// How often a condition is polled.
-const POLL: Duration = Duration::from_millis(150);
+const POLL: Duration = Duration::from_millis(50);
 
 /// A `quorate node` child process, stopped (SIGKILL) when dropped.
 pub(crate) struct NodeProcess {
