@@ -25,7 +25,11 @@
 //!   `GroupHost` (the native node's group layer too): `createGroup`, `inviteToGroup`,
 //!   `groupInvitations`, `acceptInvitation`, `sendToGroup`, `groupMessages`,
 //!   `removeFromGroup`, `leaveGroup`, `groups`; see `web/www/group.js` and
-//!   `web/e2e/group.mjs`.
+//!   `web/e2e/group.mjs`. And governance (attestation-core's `GovernanceHost`): `propose`,
+//!   `vote`, `proposals`, `groupKey`, a committee — `callCommittee` (a FROST DKG among the
+//!   members) or `setCommittee` (this tab's single key) — and `governanceLog`; for the
+//!   page's mesh picture, `peers` says each peer's actor and its peers, `names` the
+//!   display names learnt; see `web/e2e/demo.mjs`.
 //! - `rtc`: `BrowserTransport`, the mesh `Transport` over `RTCPeerConnection` and one
 //!   `RTCDataChannel` per peer, speaking the native adapters' signaling and framing
 //!   (`quorate_mesh_transport::webrtc`), so tabs and native nodes connect either way.

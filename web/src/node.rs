@@ -46,6 +46,17 @@
 //! hears of — as a member for the unlocked actor (decrypts, pins, admits joins if an
 //! admin), as a blind cache of ciphertext for the others — and keeps the group heads it
 //! announced in the actor record, so a reload follows the same groups again.
+//!
+//! # Governance
+//! `propose`, `vote`, `proposals`, `groupKey`, and the committee: `setCommittee` (this
+//! tab's single key) or `callCommittee` (a FROST DKG among the members, shares in the
+//! tabs' memory); `governanceLog` tells what the governance host reported.
+//!
+//! # The page's picture
+//! `peers()` also says, per peer, the actor it holds (from the feed head it announced),
+//! that actor's display name, and the nodes the peer reported being connected to;
+//! `names()` lists the display names the tab learnt (profiles of group members and
+//! peers' actors, fetched like an invitee's).
 
 mod actor;
 mod rendezvous;
@@ -200,7 +211,11 @@ impl WebNode {
             .unwrap_or_default()
     }
 
-    /// Connected peers, as JSON: `[{"node": hex, "conn": n, "score": n}]`.
+    /// Connected peers, as JSON: `[{"node": hex, "conn": n, "score": n, "actor": hex |
+    /// null, "name": string | null, "knows": [hex]}]` — `actor`: the actor whose feed head
+    /// the peer announced (a tab holding it; `null` for a node holding none, or several);
+    /// `name`: that actor's display name, once its profile arrived; `knows`: the nodes the
+    /// peer said it was connected to when it came up (a snapshot, for pictures).
     #[must_use]
     pub fn peers(&self) -> String {
         self.state
@@ -459,21 +474,58 @@ impl WebNode {
         self.with(|s| s.set_committee(group))?
     }
 
-    /// Proposes `action` (`TRIGGER_X`, `REMOVE_MEMBER`, …) in the group's current epoch,
-    /// with `text` for an external action or `remove` (an actor id) for `REMOVE_MEMBER`,
-    /// open for `minutes` (default 60). Returns the proposal id.
+    /// Makes a FROST committee for `group`: calls a DKG among every member of the current
+    /// epoch with `threshold` signers needed (2 to the number of members; the actor must
+    /// be a full admin). Every member's node takes part while it is online; once all of
+    /// them reported the same committee, this tab records it in a new epoch (`groups()`
+    /// then says `committee: "frost T-of-N"`; progress goes to `governanceLog`). Shares
+    /// live in the tabs' memory only. Returns `{call, members, threshold}`.
     ///
     /// # Errors
-    /// Not a member, a malformed action type or id.
+    /// Not a full admin, no unlocked actor, a group with fewer than two members, a
+    /// threshold out of range.
+    #[wasm_bindgen(js_name = callCommittee)]
+    pub fn call_committee(&self, group: &str, threshold: u32) -> Result<JsValue, JsError> {
+        self.with(|s| s.call_committee(group, threshold))?
+    }
+
+    /// What the group's governance reported here, oldest first (the last 32):
+    /// `[{at, kind, text}]`, `at` in Unix ms, `kind` one of `committee` (a DKG called,
+    /// progressing, done or failed), `share` (a FROST share held or dropped), `attested`,
+    /// `executed`, `not-executed` (why this tab did not run an attested action), `culprits`.
+    ///
+    /// # Errors
+    /// A bad group id.
+    #[wasm_bindgen(js_name = governanceLog)]
+    pub fn governance_log(&self, group: &str) -> Result<Array, JsError> {
+        self.with(|s| s.governance_log(group))?
+    }
+
+    /// Display names known to this tab, `{actor: name}`: its own actor's, and those of
+    /// group members and peers' actors whose profiles arrived.
+    ///
+    /// # Errors
+    /// A re-entrant call.
+    pub fn names(&self) -> Result<JsValue, JsError> {
+        self.with(|s| s.names_js())
+    }
+
+    /// Proposes `action` (`TRIGGER_X`, `REMOVE_MEMBER`, …) in the group's current epoch,
+    /// with `text` for an external action or `remove` (an actor id) for `REMOVE_MEMBER`,
+    /// open for `minutes` (default 60; fractions allowed, at least one second, at most 30
+    /// days). Returns the proposal id.
+    ///
+    /// # Errors
+    /// Not a member, a malformed action type or id, a voting time out of range.
     pub fn propose(
         &self,
         group: &str,
         action: &str,
         text: Option<String>,
         remove: Option<String>,
-        minutes: Option<u32>,
+        minutes: Option<f64>,
     ) -> Result<String, JsError> {
-        self.with(|s| s.propose(group, action, text, remove, minutes.unwrap_or(60)))?
+        self.with(|s| s.propose(group, action, text, remove, minutes.unwrap_or(60.0)))?
     }
 
     /// Votes on a proposal (`yes` true or false); returns the vote's CID.
@@ -485,9 +537,13 @@ impl WebNode {
     }
 
     /// The group's proposals, newest deadline first: `[{proposal, action, by, epoch,
-    /// expiresAt, outcome, yes, no, eligible, needed, attestation}]`; `attestation` is
-    /// `{group, epoch, proposal, signedMessageHash, groupSignature, issuedAt}` (hex) once
-    /// the committee signed — check it with WebCrypto against `groupKey`.
+    /// expiresAt, outcome, yes, no, eligible, needed, attestation, execution}]`;
+    /// `attestation` is `{group, epoch, proposal, signedMessageHash, groupSignature,
+    /// issuedAt}` (hex) once the committee signed — check it with WebCrypto against
+    /// `groupKey`; `execution` is `{ran, what}` once this tab ran the attested action
+    /// (`ran: true`, an internal action of an admin's tab) or found it is not its to run
+    /// (`ran: false`, e.g. an external action such as `TRIGGER_X`, which executor nodes
+    /// run), else `null`.
     ///
     /// # Errors
     /// A bad group id.
@@ -589,7 +645,10 @@ impl WebNode {
     }
 
     /// Every group this tab follows: `[{group, name, epoch, members, member, admin,
-    /// messages}]` (`member: false`: a blind cache of it).
+    /// messages, committee, holdsShare, removedIn}]` (`member: false`: a blind cache of
+    /// it; `committee`: `"frost T-of-N"`, `"single key"` or `null`; `holdsShare`: this
+    /// tab holds a FROST share of the current committee; `removedIn`: for a former member,
+    /// the epoch after the last one it was in, else `null`).
     ///
     /// # Errors
     /// A re-entrant call.

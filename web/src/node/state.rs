@@ -5,6 +5,7 @@ mod actor;
 mod governance;
 mod groups;
 mod login;
+mod peers;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
@@ -30,6 +31,7 @@ use crate::node::actor::{Actor, ActorRecord, RECORD_KEY};
 use crate::rtc::{BrowserTransport, Config, OutgoingSignal};
 use groups::Groups;
 use login::LoginTask;
+use peers::PeerView;
 
 pub(super) use login::DEFAULT_TIMEOUT_MS;
 
@@ -112,6 +114,8 @@ pub(super) struct State {
     first_peer_ms: Option<f64>,
     /// Every group the tab follows (group-core's host).
     groups: Groups,
+    /// Peers' peer lists, their actors and actors' names (for the page's picture).
+    peer_view: PeerView,
 }
 
 impl std::fmt::Debug for State {
@@ -157,6 +161,7 @@ impl State {
             flusher: Flusher::default(),
             first_peer_ms: None,
             groups: Groups::new(me, group_seed),
+            peer_view: PeerView::default(),
         }
     }
 
@@ -189,6 +194,7 @@ impl State {
             }
             work += self.drive_login();
             work += self.groups_pump();
+            work += self.peers_pump();
             if work == 0 {
                 break;
             }
@@ -415,10 +421,15 @@ impl State {
     /// Milliseconds until the machine's next timer (at least 0, at most a minute).
     pub(super) fn timer_delay_ms(&self) -> Option<i32> {
         let login = self.login.as_ref().map(|l| l.next_wake());
-        let at = [self.driver.poll_timeout(), login, self.groups_next_wake()]
-            .into_iter()
-            .flatten()
-            .min()?;
+        let at = [
+            self.driver.poll_timeout(),
+            login,
+            self.groups_next_wake(),
+            self.peer_view.next_wake(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()?;
         let micros = at.as_micros().saturating_sub(browser::now().as_micros());
         let ms = micros.div_ceil(1000).min(60_000);
         i32::try_from(ms).ok()
@@ -442,6 +453,7 @@ impl State {
         if let DriverEvent::Mesh(mesh_event) = &event {
             self.login_event(mesh_event);
             self.groups_on_event(mesh_event);
+            self.peer_view.on_event(browser::now(), mesh_event);
         }
         match event {
             DriverEvent::Mesh(Event::PeerUp { node, .. }) => {
@@ -507,6 +519,7 @@ impl State {
             }
             // Only the mesh authenticates the sender of a peer list.
             NodeSignal::Peers(nodes) if carrier == Carrier::Mesh => {
+                self.peer_view.on_list(from, &nodes);
                 for node in nodes {
                     self.maybe_dial(node, Carrier::Mesh);
                 }
@@ -670,19 +683,6 @@ impl State {
 
     pub(super) fn peer_connection(&self, node: &NodeId) -> Option<RtcPeerConnection> {
         self.driver.transport().peer_connection(node)
-    }
-
-    pub(super) fn peers_json(&self) -> String {
-        let items: Vec<String> = self
-            .driver
-            .mesh()
-            .peers()
-            .into_iter()
-            .map(|(conn, node, score)| {
-                format!(r#"{{"node":"{node}","conn":{},"score":{score}}}"#, conn.0)
-            })
-            .collect();
-        format!("[{}]", items.join(","))
     }
 
     pub(super) fn errors_json(&self) -> String {

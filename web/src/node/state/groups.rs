@@ -29,6 +29,7 @@ use wasm_bindgen::{JsError, JsValue};
 
 use super::State;
 use super::actor::obj;
+use super::governance::GovNotes;
 use crate::browser;
 use crate::node::actor::now_ms;
 
@@ -43,6 +44,8 @@ pub(in crate::node) struct Groups {
     pub(super) rng: ChaCha20Rng,
     /// `inviteToGroup` promises: (resolve, reject).
     invites: BTreeMap<InviteTicket, (Function, Function)>,
+    /// What the governance host reported (committee runs, executions…).
+    pub(super) notes: GovNotes,
 }
 
 impl Groups {
@@ -54,6 +57,7 @@ impl Groups {
             ),
             rng: ChaCha20Rng::from_seed(seed),
             invites: BTreeMap::new(),
+            notes: GovNotes::default(),
         }
     }
 }
@@ -90,8 +94,8 @@ fn strings(items: &[String]) -> JsValue {
         .into()
 }
 
-fn group_js(v: &GroupView) -> JsValue {
-    obj(&[
+fn group_js(v: &GroupView, extra: &[(&str, JsValue)]) -> JsValue {
+    let o = obj(&[
         ("group", v.group.as_str().into()),
         ("name", v.name.as_str().into()),
         ("epoch", v.epoch.map_or(JsValue::NULL, num)),
@@ -99,7 +103,11 @@ fn group_js(v: &GroupView) -> JsValue {
         ("member", v.member.into()),
         ("admin", v.admin.into()),
         ("messages", num(v.messages)),
-    ])
+    ]);
+    for (k, value) in extra {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), value);
+    }
+    o
 }
 
 fn message_js(m: &MessageView) -> JsValue {
@@ -170,10 +178,14 @@ impl State {
         let mut work = gov.pump(now, now_ms(), |cid| store.get(cid).ok().flatten(), rng);
         while let Some(output) = self.groups.gov.poll_output() {
             work += 1;
-            let GovOutput::Host(output) = output else {
-                // A tab runs no external action; attestations and executions show in the
-                // proposals the page reads.
-                continue;
+            let output = match output {
+                GovOutput::Host(output) => output,
+                // A tab runs no external action; committee runs, attestations and
+                // executions go to the log the page reads.
+                other => {
+                    self.groups.notes.record(now_ms(), other);
+                    continue;
+                }
             };
             match output {
                 HostOutput::Mesh(input) => {
@@ -367,7 +379,36 @@ impl State {
             .groups()
             .list()
             .iter()
-            .map(group_js)
+            .map(|v| {
+                let Ok(id) = v.group.parse::<GroupId>() else {
+                    return group_js(v, &[]);
+                };
+                group_js(
+                    v,
+                    &[
+                        ("committee", self.committee_label(&id)),
+                        ("holdsShare", self.groups.gov.holds_share(&id).into()),
+                        ("removedIn", self.removed_in(&id).map_or(JsValue::NULL, num)),
+                    ],
+                )
+            })
             .collect()
+    }
+
+    /// The epoch after the last one this actor was a member of, if it is not a member of
+    /// the current one (removed, or left); `None` for a member or one who never was.
+    fn removed_in(&self, group: &GroupId) -> Option<u64> {
+        let host = self.groups.gov.groups();
+        let me = host.identity()?.id();
+        let state = host.state(group).ok()?;
+        if state.current()?.members.contains(&me) {
+            return None;
+        }
+        state
+            .epochs()
+            .filter(|e| e.members.contains(&me))
+            .map(|e| e.state.epoch)
+            .max()
+            .map(|last| last.saturating_add(1))
     }
 }
