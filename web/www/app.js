@@ -11,6 +11,7 @@ import { claimIdentity } from "./identity.js";
 import { selectedPair } from "./stats.js";
 import { renderActor, wireActor } from "./actor.js";
 import { renderGroups, wireGroups } from "./group.js";
+import { wireMesh } from "./mesh.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -34,7 +35,7 @@ async function loadConfig() {
   return config;
 }
 
-function showInfo(node) {
+function showInfo(node, config) {
   const info = JSON.parse(node.info());
   const r = info.rendezvous;
   $("rdv").textContent = r.state === "off" ? "off"
@@ -46,14 +47,14 @@ function showInfo(node) {
   const peers = JSON.parse(node.peers());
   $("peer-count").textContent = String(peers.length);
   const list = $("peers");
-  const ids = peers.map((p) => p.node).join(",");
+  const ids = peers.map((p) => `${p.node}:${p.name}`).join(",");
   if (list.dataset.ids !== ids) {
     list.dataset.ids = ids;
     list.replaceChildren(...(peers.length ? peers.map((p) => {
       const li = document.createElement("li");
       const code = document.createElement("code");
       code.textContent = p.node;
-      li.append(code);
+      li.append(code, p.node === config.node ? " (the node serving this page)" : p.name ? ` (${p.name}'s tab)` : "");
       return li;
     }) : [Object.assign(document.createElement("li"), { className: "muted", textContent: "none yet" })]));
   }
@@ -115,9 +116,10 @@ async function main() {
   wireUi(node);
   wireActor(node);
   wireGroups(node);
-  showInfo(node);
+  wireMesh(node, config);
+  showInfo(node, config);
   setInterval(() => {
-    showInfo(node);
+    showInfo(node, config);
     renderActor(node);
     renderGroups(node);
   }, 250);

@@ -1,13 +1,54 @@
 // The Groups panel: create a group, invite an actor (by id), accept invitations, chat,
-// remove a member, leave. The node does the work (WebNode's createGroup / inviteToGroup /
+// remove a member, leave; and governance: set up the committee (FROST among the members,
+// or this tab's single key), propose, vote, see attestations verified with WebCrypto and
+// what became of them. The node does the work (WebNode's createGroup / inviteToGroup /
 // groupInvitations / acceptInvitation / sendToGroup / groupMessages / removeFromGroup /
-// leaveGroup / groups); this file shows what happens. The last result is
-// `window.quorate.groupResult`, for tests.
+// leaveGroup / groups / callCommittee / setCommittee / propose / vote / proposals /
+// governanceLog); this file shows what happens, and checks what it can before acting so
+// that a failure reads as a sentence (not a member, vote closed, no committee…). The last
+// result is `window.quorate.groupResult`, for tests.
 import { verifyAttestation } from "./verify.js";
 
 const $ = (id) => document.getElementById(id);
 const short = (hex) => `${hex.slice(0, 12)}…`;
 const reason = (e) => String(e?.message ?? e).replace(/^Error: /, "");
+/** A time of day, HH:MM:SS (local, 24-hour). */
+const hhmm = (ms) => {
+  const d = new Date(ms);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+};
+
+/** Display names the node knows (`{actor: name}`), refreshed at every render. */
+let names = {};
+const nameOf = (actor, me) => (actor === me ? "you" : names[actor] ?? short(actor));
+
+/** A failure the page can name: thrown by `check`, shown as is. */
+class Refusal extends Error {}
+const refuse = (text) => {
+  throw new Refusal(text);
+};
+
+/** Why the actor may not act in `g` (a sentence), or null if it may. */
+function notMember(g) {
+  if (!g) return "this tab does not follow that group";
+  if (g.member) return null;
+  if (g.removedIn !== null && g.removedIn !== undefined) {
+    return `you are not a member of this group (removed in epoch ${g.removedIn}): `
+      + "you still read what was sent while you were in it, nothing after";
+  }
+  return "you are not a member of this group (yet): accept an invitation, then an admin's node admits you";
+}
+
+/** The node's error, as a sentence (the page checks most things first; this catches the rest). */
+function explain(e, g) {
+  const text = reason(e);
+  if (e instanceof Refusal) return text;
+  if (/not a member/i.test(text)) return notMember(g) ?? `not a member: ${text}`;
+  if (/no unlocked actor|NoActor/i.test(text)) return "create, log in or unlock an actor first";
+  if (/^no proposal .* in this group/.test(text)) return "this tab does not know that proposal yet: wait for it to arrive";
+  if (/busy \(re-entrant/.test(text)) return "the node was busy: try again";
+  return text;
+}
 
 let selected = null;
 /** Groups whose invitation this page accepted (the join request is out). */
@@ -33,6 +74,9 @@ function renderList(list, key, items, empty) {
   list.replaceChildren(...(items.length ? items : [el("li", { className: "muted", textContent: empty })]));
 }
 
+/** The selected group's view, fresh from the node. */
+const current = (node) => node.groups().find((x) => x.group === selected);
+
 async function act(node, what, work) {
   try {
     say(`${what}…`, "muted");
@@ -40,7 +84,7 @@ async function act(node, what, work) {
     window.quorate.groupResult = result;
     return result;
   } catch (e) {
-    say(reason(e), "err");
+    say(explain(e, current(node)), "err");
     return undefined;
   } finally {
     renderGroups(node);
@@ -51,9 +95,12 @@ function renderInvitations(node) {
   const invitations = node.groupInvitations();
   const followed = new Map(node.groups().map((g) => [g.group, g]));
   const items = invitations.map((inv) => {
-    const joined = followed.get(inv.group)?.member;
-    const done = joined || accepted.has(inv.group);
-    const button = el("button", { type: "button", textContent: joined ? "joined" : done ? "requested" : "accept", disabled: !!done });
+    const g = followed.get(inv.group);
+    const joined = g?.member;
+    const removed = g && !g.member && g.removedIn !== null && g.removedIn !== undefined;
+    const done = joined || removed || accepted.has(inv.group);
+    const label = joined ? "joined" : removed ? `removed in epoch ${g.removedIn}` : done ? "requested" : "accept";
+    const button = el("button", { type: "button", textContent: label, disabled: !!done });
     button.dataset.group = inv.group;
     button.addEventListener("click", () => act(node, "asking to join", async () => {
       const cid = node.acceptInvitation(inv.group);
@@ -64,14 +111,15 @@ function renderInvitations(node) {
     }));
     return el("li", {}, `from ${short(inv.from)} to group ${short(inv.group)}${inv.note ? `: “${inv.note}”` : ""} `, button);
   });
-  const key = invitations.map((i) => `${i.invite}:${followed.get(i.group)?.member}:${accepted.has(i.group)}`).join(",");
+  const key = invitations.map((i) => `${i.invite}:${followed.get(i.group)?.member}:${followed.get(i.group)?.removedIn}:${accepted.has(i.group)}`).join(",");
   renderList($("group-invitations"), key, items, "no invitations");
 }
 
 function renderGroupList(node, groups) {
   const items = groups.map((g) => {
     const li = el("li", {}, el("code", { textContent: short(g.group) }), ` ${g.name || "(unnamed)"} — `
-      + (g.member ? `member${g.admin ? ", admin" : ""}, epoch ${g.epoch}, ${g.members.length} members` : "not a member")
+      + (g.member ? `member${g.admin ? ", admin" : ""}, epoch ${g.epoch}, ${g.members.length} members`
+        : g.removedIn !== null && g.removedIn !== undefined ? `no longer a member (removed in epoch ${g.removedIn})` : "not a member")
       + `, ${g.messages} messages `);
     const open = el("button", { type: "button", textContent: selected === g.group ? "open" : "show" });
     open.dataset.group = g.group;
@@ -82,7 +130,7 @@ function renderGroupList(node, groups) {
     li.append(open);
     return li;
   });
-  const key = groups.map((g) => `${g.group}:${g.epoch}:${g.member}:${g.messages}:${selected}`).join(",");
+  const key = groups.map((g) => `${g.group}:${g.epoch}:${g.member}:${g.removedIn}:${g.messages}:${selected}`).join(",");
   renderList($("group-list"), key, items, "no groups yet");
 }
 
@@ -93,11 +141,13 @@ function renderSelected(node, groups, me) {
   $("group-title").textContent = g.name || "(unnamed)";
   $("group-id").textContent = g.group;
   $("group-epoch").textContent = g.epoch === null ? "not known yet" : String(g.epoch);
+  const former = !g.member && g.removedIn !== null && g.removedIn !== undefined;
   $("group-admin").hidden = !g.admin;
-  $("group-post").hidden = !g.member;
+  // A former member keeps the composer: trying to send says why it cannot.
+  $("group-post").hidden = !g.member && !former;
   $("group-leave").hidden = !g.member || g.admin;
   const members = g.members.map((m) => {
-    const li = el("li", {}, el("code", { textContent: m }), m === me ? " (you) " : " ");
+    const li = el("li", {}, names[m] ? `${names[m]} ` : "", el("code", { textContent: m }), m === me ? " (you) " : " ");
     if (g.admin && m !== me) {
       const remove = el("button", { type: "button", textContent: "remove" });
       remove.dataset.actor = m;
@@ -110,14 +160,16 @@ function renderSelected(node, groups, me) {
     }
     return li;
   });
-  renderList($("group-members"), `${g.group}:${g.epoch}:${g.members.join(",")}:${g.admin}`, members, "no members known");
+  renderList($("group-members"), `${g.group}:${g.epoch}:${g.members.join(",")}:${g.admin}:${g.members.map((m) => names[m]).join(",")}`, members, "no members known");
   const messages = node.groupMessages(g.group, 100);
   const readsSome = messages.some((m) => m.text !== null);
   $("group-role").textContent = g.member ? (g.admin ? "an admin" : "a member")
+    : former ? `no longer a member (removed in epoch ${g.removedIn}; you read the epochs you were in, nothing after)`
     : readsSome ? "no longer a member (you read the epochs you were in, nothing after)"
     : "not a member (this tab keeps its ciphertext as a blind cache)";
+  $("group-role").dataset.removedIn = former ? String(g.removedIn) : "";
   const items = messages.map((m) => {
-    const who = m.author === me ? "you" : short(m.author);
+    const who = nameOf(m.author, me);
     const li = el("li", { title: `epoch ${m.epoch}, lamport ${m.lamport}, ${m.cid}` });
     if (m.text === null) {
       li.className = "muted";
@@ -128,32 +180,64 @@ function renderSelected(node, groups, me) {
     li.dataset.readable = String(m.text !== null);
     return li;
   });
-  const key = `${g.group}:${messages.map((m) => `${m.cid}${m.text === null ? "-" : "+"}`).join(",")}`;
+  const key = `${g.group}:${messages.map((m) => `${m.cid}${m.text === null ? "-" : "+"}${names[m.author] ?? ""}`).join(",")}`;
   renderList($("group-messages"), key, items, "no messages yet");
   renderGovernance(node, g, me);
 }
 
 /** Attestations already checked with WebCrypto: proposal → { ok, why }. */
 const verified = new Map();
+/** YES votes each proposal needs in all, as last counted while it was pending. */
+const targets = new Map();
+
+/** What became of an attested proposal, for people. */
+function fate(p) {
+  if (!p.attestation) return null;
+  const x = p.execution;
+  if (x?.ran) return { kind: "ok", text: `✓ action fired: ${x.what}` };
+  if (x && /no handler/.test(x.what)) {
+    return { kind: "", text: `attested — ${p.action} runs at an executor node (its POST is not visible from this tab)` };
+  }
+  if (x) return { kind: "", text: `attested — an admin's node carries it out (not this tab: ${x.what})` };
+  return { kind: "", text: "attested — executing…" };
+}
 
 function renderGovernance(node, g, me) {
   const key = node.groupKey(g.group);
   $("gov-key").textContent = key ?? "none yet (no committee)";
-  $("gov-committee-btn").hidden = !g.admin || key !== null;
-  $("gov-propose").hidden = !g.member;
+  $("gov-committee").textContent = g.committee
+    ? `${g.committee}${g.holdsShare ? " (this tab holds a share)" : ""}`
+    : "none yet";
+  $("gov-committee").dataset.committee = g.committee ?? "";
+  $("gov-setup").hidden = !g.admin || key !== null;
+  $("gov-size").textContent = String(g.members.length);
+  $("gov-threshold").max = String(Math.max(g.members.length, 2));
+  const former = !g.member && g.removedIn !== null && g.removedIn !== undefined;
+  $("gov-propose").hidden = !g.member && !former;
   const proposals = node.proposals(g.group);
+  const now = Date.now();
   const items = proposals.map((p) => {
     const li = el("li", {});
     li.dataset.proposal = p.proposal;
     li.dataset.outcome = p.outcome;
-    const target = p.needed === null ? Math.max(p.yes, 1) : p.yes + p.needed;
+    // YES needed in all: known while pending (the node counts it then); kept once decided.
+    if (p.needed !== null) targets.set(p.proposal, p.yes + p.needed);
+    const target = targets.get(p.proposal) ?? Math.max(p.yes, 1);
     const bar = el("progress", { max: target, value: Math.min(p.yes, target), title: `${p.yes} YES of ${target} needed` });
-    li.append(`${p.action} by ${p.by === me ? "you" : short(p.by)} — ${p.outcome} `, bar, ` ${p.yes} yes / ${p.no} no of ${p.eligible} `);
-    if (g.member && p.outcome === "pending") {
+    bar.dataset.yes = String(p.yes);
+    bar.dataset.target = String(target);
+    const open = p.outcome === "pending" && now < p.expiresAt;
+    const status = open ? `open until ${hhmm(p.expiresAt)}`
+      : p.outcome === "expired" || p.outcome === "pending" ? `expired at ${hhmm(p.expiresAt)}` : p.outcome;
+    li.append(`${p.action} by ${nameOf(p.by, me)} — ${status} `, bar,
+      ` ${p.yes} of ${target} YES needed (${p.no} no, ${p.eligible} voters) `);
+    if (g.member || former) {
       for (const [label, yes] of [["yes", true], ["no", false]]) {
-        const b = el("button", { type: "button", textContent: label });
+        const b = el("button", { type: "button", textContent: label, className: open ? "" : "closed" });
         b.dataset.vote = label;
+        if (!open) b.title = "voting is closed";
         b.addEventListener("click", () => act(node, "voting", async () => {
+          checkVote(node, g.group, p.proposal);
           const cid = node.vote(g.group, p.proposal, yes);
           say(`voted ${label}`);
           return cid;
@@ -173,11 +257,44 @@ function renderGovernance(node, g, me) {
           renderGroups(node);
         });
       }
+      const f = fate(p);
+      const done = el("span", { className: `badge ${f.kind}`, textContent: f.text });
+      done.dataset.fired = String(!!p.execution?.ran);
+      done.classList.add("fate");
+      li.append(" ", done);
     }
     return li;
   });
-  const keyOf = proposals.map((p) => `${p.proposal}:${p.outcome}:${p.yes}:${p.no}:${!!p.attestation}:${JSON.stringify(verified.get(p.proposal) ?? null)}`).join(",");
-  renderList($("gov-proposals"), `${g.group}:${g.member}:${keyOf}`, items, "no proposals");
+  const keyOf = proposals.map((p) => `${p.proposal}:${p.outcome}:${p.yes}:${p.no}:${!!p.attestation}:${JSON.stringify(p.execution)}:${p.outcome === "pending" && now < p.expiresAt}:${JSON.stringify(verified.get(p.proposal) ?? null)}`).join(",");
+  renderList($("gov-proposals"), `${g.group}:${g.member}:${former}:${keyOf}:${Object.keys(names).length}`, items, "no proposals");
+  const log = node.governanceLog(g.group);
+  const logItems = log.slice(-8).reverse().map((n) => {
+    const li = el("li", { textContent: `${hhmm(n.at)} ${n.kind}: ${n.text}` });
+    li.dataset.kind = n.kind;
+    return li;
+  });
+  renderList($("gov-log"), `${g.group}:${log.length}:${log.at(-1)?.at}`, logItems, "nothing yet");
+}
+
+/** Refuses a vote that would not count, with the reason. */
+function checkVote(node, group, proposal) {
+  const g = node.groups().find((x) => x.group === group);
+  const why = notMember(g);
+  if (why) refuse(why);
+  const p = node.proposals(group).find((x) => x.proposal === proposal);
+  if (!p) refuse("this tab does not know that proposal yet: wait for it to arrive");
+  if (p.outcome === "expired" || (p.outcome === "pending" && Date.now() >= p.expiresAt)) {
+    refuse(`this proposal expired at ${hhmm(p.expiresAt)}; votes no longer count`);
+  }
+  if (p.outcome === "passed") {
+    refuse(`this proposal already passed (${p.yes} YES of ${p.eligible} voters); votes no longer count`);
+  }
+  if (p.outcome === "rejected" || p.outcome === "tied") {
+    refuse(`this proposal was already decided (${p.outcome}); votes no longer count`);
+  }
+  if (p.outcome.startsWith("invalid") || p.outcome === "unknown epoch") {
+    refuse(`this proposal cannot be decided (${p.outcome}); votes do not count`);
+  }
 }
 
 /** Shows the groups (called after every change and on a timer). */
@@ -187,6 +304,7 @@ export function renderGroups(node) {
   $("group-locked").hidden = unlocked;
   $("group-main").hidden = !unlocked;
   const groups = node.groups();
+  names = node.names();
   if (!selected && groups.length) selected = (groups.find((g) => g.member) ?? groups[0]).group;
   if (unlocked) renderInvitations(node);
   renderGroupList(node, groups);
@@ -195,15 +313,19 @@ export function renderGroups(node) {
 
 export function wireGroups(node) {
   $("group-create-btn").addEventListener("click", () => act(node, "creating the group", async () => {
-    const rule = $("group-rule").value.trim();
-    const id = node.createGroup($("group-name").value, rule ? [rule] : []);
+    const rules = $("group-rule").value.split(",").map((r) => r.trim()).filter((r) => r);
+    if (!$("group-name").value.trim()) refuse("a group needs a name");
+    const id = node.createGroup($("group-name").value, rules);
     $("group-name").value = "";
     selected = id;
     say(`created group ${short(id)}`);
     return id;
   }));
   $("group-invite-btn").addEventListener("click", () => act(node, "fetching the invitee's profile, then inviting", async () => {
-    const cid = await node.inviteToGroup(selected, $("group-invitee").value, $("group-note").value);
+    const invitee = $("group-invitee").value.trim().toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(invitee)) refuse("an actor id is 64 hex characters: their page shows it under Actor");
+    if (current(node)?.members.includes(invitee)) refuse(`${nameOf(invitee)} is already a member of this group`);
+    const cid = await node.inviteToGroup(selected, invitee, $("group-note").value);
     $("group-invitee").value = "";
     say(`invitation sent (invite ${short(cid)}); they accept, then your node admits them`);
     return cid;
@@ -211,6 +333,8 @@ export function wireGroups(node) {
   const send = () => act(node, "sending", async () => {
     const text = $("group-text").value;
     if (!text.trim()) return undefined;
+    const why = notMember(current(node));
+    if (why) refuse(why);
     const cid = node.sendToGroup(selected, text);
     $("group-text").value = "";
     say("sent (encrypted to the current epoch, signed)");
@@ -223,6 +347,17 @@ export function wireGroups(node) {
     say("leave request sent: an admin's node removes you with the next epoch");
     return cid;
   }));
+  $("gov-frost-btn").addEventListener("click", () => act(node, "calling the FROST DKG", async () => {
+    const g = current(node);
+    const n = g?.members.length ?? 0;
+    const t = Number($("gov-threshold").value);
+    if (n < 2) refuse("a FROST committee needs at least two members: invite someone first");
+    if (!Number.isInteger(t) || t < 2 || t > n) refuse(`the threshold must be a whole number from 2 to ${n} (the members)`);
+    const call = node.callCommittee(selected, t);
+    say(`called a ${t}-of-${n} FROST committee: the members' tabs are running the DKG; `
+      + "the committee is recorded in a new epoch once all of them finished");
+    return call;
+  }));
   $("gov-committee-btn").addEventListener("click", () => act(node, "making this tab the committee", async () => {
     const key = node.setCommittee(selected);
     say(`this tab holds the group key ${short(key)} while it is open`);
@@ -231,9 +366,23 @@ export function wireGroups(node) {
   $("gov-propose-btn").addEventListener("click", () => act(node, "proposing", async () => {
     const action = $("gov-action").value;
     const text = $("gov-text").value.trim();
+    const g = current(node);
+    const why = notMember(g);
+    if (why) refuse(why);
+    if (node.groupKey(selected) === null) {
+      refuse("this group has no committee yet, so nobody could attest a proposal: "
+        + "an admin sets one up first (FROST committee, or this tab's key)");
+    }
+    const minutes = Number($("gov-minutes").value || 60);
+    if (!(minutes > 0) || minutes > 43200) refuse("a proposal is open for more than 0 and at most 43,200 minutes (30 days)");
+    if (action === "REMOVE_MEMBER") {
+      const target = text.toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(target)) refuse("REMOVE_MEMBER needs the actor id (64 hex characters) of the member to remove");
+      if (!g.members.includes(target)) refuse(`${nameOf(target)} is not a member of this group`);
+    }
     const id = action === "REMOVE_MEMBER"
-      ? node.propose(selected, action, undefined, text)
-      : node.propose(selected, action, text || undefined);
+      ? node.propose(selected, action, undefined, text.toLowerCase(), minutes)
+      : node.propose(selected, action, text || undefined, undefined, minutes);
     $("gov-text").value = "";
     say(`proposed ${action}: ${short(id)}`);
     return id;
