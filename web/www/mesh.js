@@ -74,9 +74,9 @@ function kindOf(peer, config) {
 }
 
 function labelOf(peer, kind) {
-  if (peer.name) return peer.name;
+  // A native node may hold (and announce) actors' feeds as a cache: it is not their tab.
   if (kind === "native") return `node ${short(peer.node)}`;
-  return short(peer.node);
+  return peer.name ?? short(peer.node);
 }
 
 const KIND_TEXT = { native: "native node", tab: "tab", node: "node" };
