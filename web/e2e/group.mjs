@@ -26,7 +26,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { check, inLoopbackNamespace, launch, serveWeb, startQuorate, waitFor } from "./lib.mjs";
+import { check, inLoopbackNamespace, launch, panelMessage, serveWeb, startQuorate, waitFor } from "./lib.mjs";
 
 const PASSPHRASE = "group test passphrase, not a real one";
 const repo = fileURLToPath(new URL("../..", import.meta.url));
@@ -75,14 +75,8 @@ async function tab(name, query) {
 
 /** Waits until a panel's message (`#actor-msg`, `#group-msg`) settles; fails on an error. */
 async function settled(t, panel, what, ms = 30000) {
-  let kind = "";
-  await waitFor(async () => {
-    kind = await t.page.getAttribute(`#${panel}-msg`, "data-kind");
-    return kind === "err" || kind === "info";
-  }, `${t.name}: ${what}`, ms);
-  const text = await t.page.textContent(`#${panel}-msg`);
+  const { kind, text } = await panelMessage(t.page, panel, `${t.name}: ${what}`, ms);
   check(kind === "info", `${t.name}: ${what} failed: ${text}`);
-  await t.page.evaluate((p) => { document.getElementById(`${p}-msg`).dataset.kind = ""; }, panel);
   return text;
 }
 

@@ -103,3 +103,19 @@ export function startQuorate(bin, args, children) {
     child.once("exit", (code) => reject(new Error(`quorate ${args[0]} exited ${code}`)));
   });
 }
+
+/**
+ * Waits until a panel's message (`#actor-msg`, `#group-msg`) reports an outcome
+ * (`data-kind` "info" or "err"), then clears the kind so the next wait sees the next one;
+ * resolves to `{ kind, text }`.
+ */
+export async function panelMessage(page, panel, what, ms = 30000) {
+  let kind = "";
+  await waitFor(async () => {
+    kind = await page.getAttribute(`#${panel}-msg`, "data-kind");
+    return kind === "err" || kind === "info";
+  }, what, ms);
+  const text = await page.textContent(`#${panel}-msg`);
+  await page.evaluate((p) => { document.getElementById(`${p}-msg`).dataset.kind = ""; }, panel);
+  return { kind, text };
+}
