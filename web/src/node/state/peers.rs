@@ -2,8 +2,9 @@
 //! each peer said it was connected to (the peer list a peer sends when it comes up),
 //! which actor a peer holds (the `feed/<actor>` head it announced itself), and the display
 //! names of the actors the tab meets (their signed profiles, fetched from peers the way
-//! an invitee's profile is). Read-only for the page: none of it changes what the node
-//! does.
+//! an invitee's profile is: the feed's index and entries, no payloads; at most four at
+//! once, 20 s each, feeds of at most 2,000 entries). Read-only for the page: none of it
+//! changes what the node does.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,7 +31,12 @@ const MAX_LOOKUPS: usize = 4;
 /// A lookup that has not finished by then stops (and may start again later).
 const LOOKUP_TTL: Duration = Duration::from_secs(20);
 /// Wait before looking an actor up again.
-const RETRY: Duration = Duration::from_secs(30);
+const RETRY: Duration = Duration::from_secs(120);
+/// Feeds longer than this are not fetched for a name (the profile is verified with the
+/// whole feed): such an actor shows by id.
+const MAX_ENTRIES: u64 = 2_000;
+/// Blocks asked for at once by one lookup.
+const WINDOW: usize = 256;
 
 /// One profile lookup: the feed machine (entries only, no payloads) and its deadline.
 #[derive(Debug)]
@@ -210,6 +216,8 @@ impl State {
             }
             let mut config = sync::Config::default();
             config.fetch_payloads = false;
+            config.max_entries = MAX_ENTRIES;
+            config.window = WINDOW;
             let lookup = Lookup {
                 sync: FeedSync::new(config, actor, now),
                 until: now + LOOKUP_TTL,
