@@ -189,6 +189,8 @@ function renderSelected(node, groups, me) {
 const verified = new Map();
 /** YES votes each proposal needs in all, as last counted while it was pending. */
 const targets = new Map();
+/** Groups whose FROST DKG this tab called: group → when (ms). */
+const calls = new Map();
 
 /** What became of an attested proposal, for people. */
 function fate(p) {
@@ -210,6 +212,15 @@ function renderGovernance(node, g, me) {
     : "none yet";
   $("gov-committee").dataset.committee = g.committee ?? "";
   $("gov-setup").hidden = !g.admin || key !== null;
+  // While a DKG this tab called runs (until it is recorded or fails, at most a minute),
+  // no second committee is set up over it.
+  const log = node.governanceLog(g.group);
+  const called = calls.get(g.group);
+  const failed = called && log.some((n) => n.kind === "committee" && n.at >= called && /failed/.test(n.text));
+  const running = called && !failed && Date.now() - called < 60000;
+  $("gov-frost-btn").disabled = !!running;
+  $("gov-committee-btn").disabled = !!running;
+  $("gov-frost-btn").textContent = running ? "DKG running…" : "call the DKG";
   $("gov-size").textContent = String(g.members.length);
   $("gov-threshold").max = String(Math.max(g.members.length, 2));
   const former = !g.member && g.removedIn !== null && g.removedIn !== undefined;
@@ -267,7 +278,6 @@ function renderGovernance(node, g, me) {
   });
   const keyOf = proposals.map((p) => `${p.proposal}:${p.outcome}:${p.yes}:${p.no}:${!!p.attestation}:${JSON.stringify(p.execution)}:${p.outcome === "pending" && now < p.expiresAt}:${JSON.stringify(verified.get(p.proposal) ?? null)}`).join(",");
   renderList($("gov-proposals"), `${g.group}:${g.member}:${former}:${keyOf}:${Object.keys(names).length}`, items, "no proposals");
-  const log = node.governanceLog(g.group);
   const logItems = log.slice(-8).reverse().map((n) => {
     const li = el("li", { textContent: `${hhmm(n.at)} ${n.kind}: ${n.text}` });
     li.dataset.kind = n.kind;
@@ -354,6 +364,7 @@ export function wireGroups(node) {
     if (n < 2) refuse("a FROST committee needs at least two members: invite someone first");
     if (!Number.isInteger(t) || t < 2 || t > n) refuse(`the threshold must be a whole number from 2 to ${n} (the members)`);
     const call = node.callCommittee(selected, t);
+    calls.set(selected, Date.now());
     say(`called a ${t}-of-${n} FROST committee: the members' tabs are running the DKG; `
       + "the committee is recorded in a new epoch once all of them finished");
     return call;
