@@ -10,7 +10,7 @@ import init, { WebNode } from "../pkg/quorate_web.js";
 import { claimIdentity } from "./identity.js";
 import { selectedPair } from "./stats.js";
 import { renderActor, wireActor } from "./actor.js";
-import { renderGroups, wireGroups } from "./group.js";
+import { renderGroups, wireDemoJoin, wireGroups } from "./group.js";
 import { wireMesh } from "./mesh.js";
 
 const $ = (id) => document.getElementById(id);
@@ -27,6 +27,7 @@ async function loadConfig() {
         if (typeof served.rendezvous === "string") config.rendezvous = served.rendezvous;
         if (typeof served.room === "string") config.room = served.room;
         if (typeof served.node === "string") config.node = served.node;
+        if (typeof served.demo === "string") config.demo = served.demo;
       }
     } catch {
       // Not served by a node: no rendezvous unless the query names one.
@@ -116,6 +117,7 @@ async function main() {
   wireUi(node);
   wireActor(node);
   wireGroups(node);
+  wireDemoJoin(node, config);
   wireMesh(node, config);
   showInfo(node, config);
   setInterval(() => {

@@ -400,3 +400,28 @@ export function wireGroups(node) {
   }));
   renderGroups(node);
 }
+
+/**
+ * `quorate demo` serves the page with a join endpoint (`/config.json`'s "demo"): the button
+ * POSTs this tab's actor id there and the demo's admin invites it; the invitation then
+ * shows under Invitations like any other.
+ */
+export function wireDemoJoin(node, config) {
+  if (typeof config.demo !== "string") return;
+  $("demo-join").hidden = false;
+  $("demo-join-btn").addEventListener("click", () => act(node, "asking the demo's admin for an invitation", async () => {
+    const info = node.actorInfo();
+    if (!info || info.locked) refuse("create or unlock an actor first");
+    let res;
+    try {
+      // text/plain keeps it a simple cross-origin request (no preflight).
+      res = await fetch(config.demo, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify({ actor: info.actor }) });
+    } catch {
+      refuse("the demo is not running any more (its join endpoint does not answer)");
+    }
+    const text = (await res.text()).trim();
+    if (!res.ok) refuse(`the demo refused: ${text}`);
+    say(`asked: ${text}`);
+    return text;
+  }));
+}
