@@ -1,7 +1,8 @@
 //! The committee DKG over signed blocks: every member derives the same `PK_G`; `t` of the
 //! key packages sign a message that plain Ed25519 (ed25519-dalek, strict) verifies under
-//! it; a member who sends different round-1 packages to different members is caught by
-//! the echo check and named by everyone.
+//! it; a member who sends different round-1 packages to different members makes the echo
+//! check fail everywhere, and is named wherever both signed packages arrive; a member who
+//! echoes falsely about an honest sender fails the run without framing anyone.
 
 #![allow(
     clippy::unwrap_used,
@@ -15,9 +16,12 @@ use std::collections::BTreeMap;
 
 use frost_ed25519 as frost;
 use quorate_actor_core::{ActorSecret, Identity};
-use quorate_attestation_core::frost::dkg::{Dkg, DkgConfig, DkgFailure, DkgOutput};
+use quorate_attestation_core::frost::dkg::{
+    Dkg, DkgBody, DkgConfig, DkgFailure, DkgMessage, DkgOutput,
+};
 use quorate_group_core::{GroupId, Member};
 use quorate_mesh_proto::Block;
+use quorate_mesh_proto::Envelope;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -45,6 +49,18 @@ fn run(
     t: u16,
     tamper: impl Fn(usize, &Block) -> Option<Block>,
 ) -> Vec<DkgOutput> {
+    let mut results = run_partial(people, t, tamper);
+    (0..people.len())
+        .map(|i| results.remove(&i).expect("every member finished"))
+        .collect()
+}
+
+/// [`run`], for runs where some members never finish: the outputs of those that did.
+fn run_partial(
+    people: &[Identity],
+    t: u16,
+    tamper: impl Fn(usize, &Block) -> Option<Block>,
+) -> BTreeMap<usize, DkgOutput> {
     let mut rng = ChaCha20Rng::seed_from_u64(t.into());
     let mut dkgs: Vec<Dkg> = people
         .iter()
@@ -73,9 +89,7 @@ fn run(
             }
         }
     }
-    (0..people.len())
-        .map(|i| results.remove(&i).expect("every member finished"))
-        .collect()
+    results
 }
 
 #[test]
@@ -132,7 +146,7 @@ fn every_member_derives_the_same_group_key_and_t_of_them_sign_plain_ed25519() {
 }
 
 #[test]
-fn a_member_sending_different_round1_packages_is_caught_by_the_echo_check() {
+fn a_member_sending_different_round1_packages_fails_the_run_and_is_named_on_proof() {
     let people = people(4);
     let cheater = people[1].clone();
     // A second, different round-1 package from the cheater, delivered to member 3 only.
@@ -141,18 +155,88 @@ fn a_member_sending_different_round1_packages_is_caught_by_the_echo_check() {
     let Some(DkgOutput::Send(other_round1)) = second.poll_output() else {
         panic!("no round 1");
     };
+    let is_cheaters_round1 = |block: &Block| {
+        let m = DkgMessage::decode(block).unwrap();
+        m.from == cheater.id() && matches!(m.body, DkgBody::Round1 { .. })
+    };
     let outputs = run(&people, 3, |to, block| {
-        let m = quorate_attestation_core::frost::dkg::DkgMessage::decode(block).unwrap();
-        let is_round1 = matches!(
-            m.body,
-            quorate_attestation_core::frost::dkg::DkgBody::Round1 { .. }
-        );
-        (to == 3 && m.from == cheater.id() && is_round1).then(|| other_round1.clone())
+        (to == 3 && is_cheaters_round1(block)).then(|| other_round1.clone())
     });
+    // Nobody finishes with a key; every failure is about the cheater, and nobody honest
+    // is convicted.
     for (i, o) in outputs.iter().enumerate() {
         match o {
+            DkgOutput::Failed(DkgFailure::Inconsistent { about, echoer }) => {
+                assert_eq!(*about, cheater.id(), "member {i}");
+                assert!(i == 3 || *echoer == people[3].id(), "member {i}: {echoer}");
+            }
+            other => panic!("member {i}: {other:?}"),
+        }
+    }
+    // A member holding both signed packages (as every member does once the mesh forwards
+    // them) names the cheater.
+    let mut witness = Dkg::start(config(&people, 3), people[0].clone(), &mut rng);
+    let mut first_rng = ChaCha20Rng::seed_from_u64(99);
+    let mut first = Dkg::start(config(&people, 3), cheater.clone(), &mut first_rng);
+    let Some(DkgOutput::Send(first_round1)) = first.poll_output() else {
+        panic!("no round 1");
+    };
+    witness.handle(&first_round1, &mut rng);
+    witness.handle(&other_round1, &mut rng);
+    let mut named = None;
+    while let Some(o) = witness.poll_output() {
+        if let DkgOutput::Failed(f) = o {
+            named = Some(f);
+        }
+    }
+    assert_eq!(
+        named,
+        Some(DkgFailure::Equivocation {
+            culprit: cheater.id()
+        })
+    );
+}
+
+#[test]
+fn a_false_echo_about_an_honest_member_frames_nobody() {
+    let people = people(4);
+    let liar = people[2].clone();
+    let honest = people[0].id();
+    // The liar's echo claims another digest for member 0's package.
+    let liar_index = people.iter().position(|p| p.id() == liar.id()).unwrap();
+    let outputs = run_partial(&people, 3, |_, block| {
+        let m = DkgMessage::decode(block).unwrap();
+        let DkgBody::Echo { mut digests } = m.body else {
+            return None;
+        };
+        if m.from != liar.id() {
+            return None;
+        }
+        let entry = digests.iter_mut().find(|e| e.actor == honest).unwrap();
+        entry.digest[0] ^= 1;
+        let forged = DkgMessage {
+            body: DkgBody::Echo { digests },
+            ..m
+        };
+        Some(
+            Envelope::signed(forged, liar.signing_key())
+                .unwrap()
+                .to_block()
+                .unwrap(),
+        )
+    });
+    // Every honest member fails, blaming no one; the liar (which kept its own genuine
+    // echo) waits for round-2 shares that never come.
+    assert_eq!(outputs.len(), 3, "{outputs:?}");
+    assert!(!outputs.contains_key(&liar_index));
+    for (i, o) in &outputs {
+        match o {
+            DkgOutput::Failed(DkgFailure::Inconsistent { echoer, about }) => {
+                assert_eq!(*about, honest, "member {i}");
+                assert_eq!(*echoer, liar.id(), "member {i}");
+            }
             DkgOutput::Failed(DkgFailure::Equivocation { culprit }) => {
-                assert_eq!(*culprit, cheater.id(), "member {i} names the cheater");
+                panic!("member {i} convicted {culprit} on a false echo")
             }
             other => panic!("member {i}: {other:?}"),
         }

@@ -9,10 +9,13 @@
 //!    each one it holds. Round 1 needs a *consistent* broadcast: a member who sent
 //!    different packages to different peers would make them derive different keys. Each
 //!    member proceeds only when every member's echo lists the same digests as its own;
-//!    two echoes that disagree on one sender's digest name that sender as the culprit
-//!    (both echoes are signed, so the evidence is transferable), and the DKG fails for
-//!    everyone rather than yield inconsistent shares. A sender caught with two different
-//!    signed round-1 blocks directly is named the same way.
+//!    otherwise the DKG fails for everyone rather than yield inconsistent shares. An echo
+//!    that disagrees proves nothing on its own — the sender may have sent two packages,
+//!    or the echoer may lie about what it received — so the failure names both and
+//!    convicts neither ([`DkgFailure::Inconsistent`]). Only a sender whose two different
+//!    signed round-1 blocks a member holds is named as the culprit
+//!    ([`DkgFailure::Equivocation`]); on a mesh both blocks reach every member, since each
+//!    forwards what it receives.
 //! 3. **Round 2** — each member's secret shares for the other members, each sealed to
 //!    its recipient's X25519 key with HPKE (RFC 9180; `aad` binds group, session, sender
 //!    and recipient), in one block per sender, so the topic carries them and only the
@@ -138,11 +141,22 @@ pub struct DkgConfig {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DkgFailure {
-    /// A member sent different round-1 packages to different members.
+    /// A member signed two different round-1 packages (this member holds both).
     #[error("{culprit} sent inconsistent round-1 packages")]
     Equivocation {
         /// Who.
         culprit: ActorId,
+    },
+    /// `echoer`'s echo disagrees with this member's digest of `about`'s round-1 package:
+    /// either `about` sent two packages or `echoer` echoed falsely. Neither is proven.
+    #[error(
+        "echoes disagree about {about}'s round-1 package ({echoer}'s echo differs): one of them cheated, unproven"
+    )]
+    Inconsistent {
+        /// Whose echo differs.
+        echoer: ActorId,
+        /// Whose package it differs about.
+        about: ActorId,
     },
     /// A member's share or package did not verify (FROST names it).
     #[error("member {culprit:?} sent an invalid share or package: {reason}")]
@@ -401,20 +415,23 @@ impl Dkg {
         // Every echo: all must agree with ours, then round 2.
         if self.secret2.is_none() && self.echoed && self.echoes.len() == n {
             let mine = self.digests();
-            for echo in self.echoes.values() {
-                if *echo != mine {
-                    let culprit = echo
-                        .iter()
-                        .zip(&mine)
-                        .find(|(a, b)| a != b)
-                        .map(|(a, _)| a.actor)
-                        .or_else(|| mine.first().map(|e| e.actor));
-                    match culprit {
-                        Some(culprit) => self.fail(DkgFailure::Equivocation { culprit }),
-                        None => self.fail(DkgFailure::Config("empty echo".into())),
-                    }
-                    return;
-                }
+            let differing = self.echoes.iter().find(|(_, echo)| **echo != mine);
+            if let Some((echoer, echo)) = differing {
+                let about = echo
+                    .iter()
+                    .zip(&mine)
+                    .find(|(a, b)| a != b)
+                    .map(|(a, _)| a.actor)
+                    .or_else(|| mine.first().map(|e| e.actor));
+                let failure = match about {
+                    Some(about) => DkgFailure::Inconsistent {
+                        echoer: *echoer,
+                        about,
+                    },
+                    None => DkgFailure::Config("empty echo".into()),
+                };
+                self.fail(failure);
+                return;
             }
             let packages = self.others(
                 &self

@@ -39,7 +39,9 @@
 //!   term is the group secret.
 //! - *Consistency.* Dealings are signed broadcasts; a dealer with two different signed
 //!   dealings is named, and the confirm round finishes only when every new member used
-//!   the same commitments.
+//!   the same commitments. A confirmation that disagrees proves nothing by itself (the
+//!   dealer may have equivocated, or the confirmer may lie): the run fails naming both,
+//!   convicting neither ([`ReshareFailure::Inconsistent`]).
 //!
 //! Limits: the group secret does not change. Old holders must erase their shares when
 //! the rotation completes; `t_old` old holders who kept theirs could still sign under
@@ -189,11 +191,22 @@ impl ReshareConfig {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReshareFailure {
-    /// A dealer signed two different dealings, or new members used different ones.
+    /// A dealer signed two different dealings (this member holds both).
     #[error("{culprit} dealt inconsistently")]
     Equivocation {
         /// Who.
         culprit: ActorId,
+    },
+    /// `confirmer` used a different dealing from `about` than this member did (or got a
+    /// different key): `about` dealt twice or `confirmer` lies. Neither is proven.
+    #[error(
+        "confirmations disagree about {about}'s dealing ({confirmer}'s differs): one of them cheated, unproven"
+    )]
+    Inconsistent {
+        /// Whose confirmation differs.
+        confirmer: ActorId,
+        /// Whose dealing it differs about.
+        about: ActorId,
     },
     /// A dealer's dealing or this member's share from it did not verify.
     #[error("{culprit} dealt an invalid share or commitment: {reason}")]
@@ -502,18 +515,23 @@ impl Reshare {
         if self.confirms.len() < self.config.members.len() {
             return;
         }
-        for (digests, key) in self.confirms.values() {
-            if (digests, key) != (&mine.0, &mine.1) {
-                let culprit = digests
-                    .iter()
-                    .zip(&mine.0)
-                    .find(|(a, b)| a != b)
-                    .map(|(a, _)| a.actor);
-                return match culprit {
-                    Some(culprit) => self.fail(ReshareFailure::Equivocation { culprit }),
-                    None => self.fail(ReshareFailure::Config("confirmations disagree".into())),
-                };
-            }
+        let differing = self
+            .confirms
+            .iter()
+            .find(|(_, (digests, key))| (digests, key) != (&mine.0, &mine.1));
+        if let Some((confirmer, (digests, _))) = differing {
+            let confirmer = *confirmer;
+            let about = digests
+                .iter()
+                .zip(&mine.0)
+                .find(|(a, b)| a != b)
+                .map(|(a, _)| a.actor);
+            return match about {
+                Some(about) => self.fail(ReshareFailure::Inconsistent { confirmer, about }),
+                None => self.fail(ReshareFailure::Config(format!(
+                    "{confirmer} confirmed another group key"
+                ))),
+            };
         }
         if let Some((key_package, public, committee)) = self.result.take() {
             self.finished = true;
