@@ -30,11 +30,10 @@
 // loopback-only network namespace like group.mjs. The native binary: $QUORATE_BIN, else
 // target/debug/quorate.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { check, inLoopbackNamespace, launch, panelMessage, startQuorate, waitFor } from "./lib.mjs";
+import { check, inLoopbackNamespace, listenForPosts, launch, panelMessage, startQuorate, waitFor } from "./lib.mjs";
 
 const PASSPHRASE = "demo test passphrase, not a real one";
 const repo = fileURLToPath(new URL("../..", import.meta.url));
@@ -91,17 +90,8 @@ async function refused(t, panel, what, pattern) {
 }
 
 // The listener TRIGGER_X posts to.
-const posts = [];
-const hook = createServer((req, res) => {
-  let body = "";
-  req.on("data", (d) => (body += d));
-  req.on("end", () => {
-    posts.push({ key: req.headers["idempotency-key"], body });
-    res.writeHead(200).end();
-  });
-});
-await new Promise((r) => hook.listen(0, "127.0.0.1", r));
-const hookUrl = `http://127.0.0.1:${hook.address().port}/hook`;
+const hook = await listenForPosts();
+const { posts, url: hookUrl } = hook;
 
 try {
   // --- 1. the room, the native node serving the page, three tabs ------------------------

@@ -22,11 +22,10 @@
 // Runs in a loopback-only network namespace like mesh.mjs. The native binary: $QUORATE_BIN,
 // else target/debug/quorate (run.sh builds it).
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { check, inLoopbackNamespace, launch, panelMessage, serveWeb, startQuorate, waitFor } from "./lib.mjs";
+import { check, inLoopbackNamespace, listenForPosts, launch, panelMessage, serveWeb, startQuorate, waitFor } from "./lib.mjs";
 
 const PASSPHRASE = "group test passphrase, not a real one";
 const repo = fileURLToPath(new URL("../..", import.meta.url));
@@ -101,17 +100,8 @@ async function send(t, text) {
 }
 
 // The listener TRIGGER_X posts to.
-const posts = [];
-const hook = createServer((req, res) => {
-  let body = "";
-  req.on("data", (d) => (body += d));
-  req.on("end", () => {
-    posts.push({ key: req.headers["idempotency-key"], body });
-    res.writeHead(200).end();
-  });
-});
-await new Promise((r) => hook.listen(0, "127.0.0.1", r));
-const hookUrl = `http://127.0.0.1:${hook.address().port}/hook`;
+const hook = await listenForPosts();
+const { posts, url: hookUrl } = hook;
 
 try {
   // --- a. the room ----------------------------------------------------------------------

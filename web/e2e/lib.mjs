@@ -119,3 +119,21 @@ export async function panelMessage(page, panel, what, ms = 30000) {
   await page.evaluate((p) => { document.getElementById(`${p}-msg`).dataset.kind = ""; }, panel);
   return { kind, text };
 }
+
+/**
+ * An HTTP listener on 127.0.0.1 recording every request (what `--trigger-url` POSTs to):
+ * resolves to { posts: [{ key: Idempotency-Key, body }], url: "http://…/hook", close }.
+ */
+export async function listenForPosts() {
+  const posts = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      posts.push({ key: req.headers["idempotency-key"], body });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { posts, url: `http://127.0.0.1:${server.address().port}/hook`, close: () => server.close() };
+}
