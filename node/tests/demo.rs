@@ -1,7 +1,7 @@
 //! `quorate demo`, the README's main command, end to end: five real node processes over
 //! real WebRTC run the whole flow and the transcript says what happened — checked here
 //! against the files it leaves (the attestation verifies with `quorate verify` and PK_G
-//! alone). `--serve` keeps the group open: a new actor on its own node asks to join over
+//! alone, also after the committee is reshared without the removed member). `--serve` keeps the group open: a new actor on its own node asks to join over
 //! HTTP, is invited by the demo's admin, accepts and is admitted. A non-empty data
 //! directory is refused without touching it.
 
@@ -55,7 +55,8 @@ fn the_demo_runs_the_whole_flow_and_its_attestation_verifies_as_an_outsider() {
             "attest",
             "verify",
             "action",
-            "remove"
+            "remove",
+            "rotate"
         ]
     );
     let r = &t["result"];
@@ -81,6 +82,18 @@ fn the_demo_runs_the_whole_flow_and_its_attestation_verifies_as_an_outsider() {
         "the POST is keyed by the proposal"
     );
     assert_eq!(step("remove")["removed"], step("actors")["actors"][4]["id"]);
+    let rotated = &r["rotated"];
+    assert_eq!(rotated["threshold"], 3, "3-of-4 after the removal");
+    assert_eq!(rotated["members"], 4);
+    assert_eq!(rotated["group_key"], r["group_key"], "resharing keeps PK_G");
+    assert_eq!(rotated["removed_share_erased"], true);
+    assert!(
+        !data.join("ed/committee").exists()
+            || std::fs::read_dir(data.join("ed/committee"))
+                .unwrap()
+                .count()
+                == 0
+    );
     assert!(narration.contains("Summary"), "{narration}");
 
     // An outsider: PK_G and the file, nothing else.
@@ -96,6 +109,10 @@ fn the_demo_runs_the_whole_flow_and_its_attestation_verifies_as_an_outsider() {
             .success()
     };
     assert!(verify(&data.join("attestation.json")));
+    assert!(
+        verify(&data.join("attestation-after-rotation.json")),
+        "the rotated committee signs under the same key"
+    );
     let mut tampered: Value =
         serde_json::from_str(&std::fs::read_to_string(data.join("attestation.json")).unwrap())
             .unwrap();

@@ -377,6 +377,8 @@ pub(crate) async fn run(s: &mut Stage, t: &mut Transcript) -> Result<Value, Fail
     }
     t.done(json!({ "proposal": removal, "removed": removed.id, "epoch": new_epoch }));
 
+    let rotated = rotate(s, t, &group, &group_key, removed_index).await?;
+
     let triggers = count_triggers(&mut s.inbox, &trigger).await;
     if triggers != 1 {
         return Err(fail(format!(
@@ -400,6 +402,7 @@ pub(crate) async fn run(s: &mut Stage, t: &mut Transcript) -> Result<Value, Fail
         "trigger_posts": triggers,
         "attestation_file": file,
         "removed": removed.id,
+        "rotated": rotated,
         "web": s.web.map(|a| format!("http://{a}/")),
     });
     Ok(result)
@@ -550,6 +553,134 @@ fn outsider_check(dir: &Path, group_key: &str, file: &Path) -> Result<Outsider, 
         lines,
         facts: json!({ "valid": true, "tampered_rejected": rejected, "openssl": openssl }),
     })
+}
+
+/// The removed member still holds a share of `PK_G`: the admin reshares the key to the
+/// remaining members (same `PK_G`, new threshold), the removed node erases its share, and
+/// the new committee signs a fresh proposal that verifies under the unchanged key.
+async fn rotate(
+    s: &Stage,
+    t: &mut Transcript,
+    group: &str,
+    group_key: &str,
+    removed_index: usize,
+) -> Result<Value, Failure> {
+    let remaining: Vec<usize> = (0..s.members.len())
+        .filter(|i| *i != removed_index)
+        .collect();
+    let n = remaining.len();
+    let threshold = u16::try_from(n / 2 + 1).map_err(|_| fail("too many nodes"))?;
+    let admin = member(&s.members, 0)?;
+    let removed = member(&s.members, removed_index)?;
+    t.begin(
+        "rotate",
+        format!(
+            "{} reshares PK_G to the {n} remaining members ({threshold}-of-{n}); {}'s share becomes useless",
+            admin.name, removed.name
+        ),
+    );
+    let ids: Vec<String> = remaining
+        .iter()
+        .map(|&i| member(&s.members, i).map(|m| m.id.clone()))
+        .collect::<Result<_, _>>()?;
+    admin
+        .group(Cmd::Rotate {
+            group: group.to_owned(),
+            threshold,
+            members: ids,
+            auto: None,
+        })
+        .await?;
+    let want = format!("frost {threshold}-of-{n}");
+    for &i in &remaining {
+        let m = member(&s.members, i)?;
+        let key = m
+            .until(
+                &Cmd::Proposals {
+                    group: group.to_owned(),
+                },
+                "the rotated committee's record",
+                s.timeout,
+                |r| match r {
+                    GroupReply::Proposals {
+                        group_key: Some(k),
+                        committee: Some(c),
+                        ..
+                    } if *c == want => Some(k.clone()),
+                    _ => None,
+                },
+            )
+            .await?;
+        if key != group_key {
+            return Err(fail(format!("{}: PK_G changed to {key}", m.name)));
+        }
+    }
+    t.detail(&format!(
+        "all {n} hold new shares; PK_G unchanged ({}…)",
+        group_key.get(..16).unwrap_or(group_key)
+    ));
+    // The removed node learns of the new committee from the group topic and erases its
+    // old share (a dishonest one could keep it: alone it is below any threshold, and it
+    // no longer combines with the new shares).
+    let deadline = Instant::now() + s.timeout;
+    while share_files(&removed.dir) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let erased = share_files(&removed.dir) == 0;
+    t.detail(&if erased {
+        format!("{}'s node erased its old share", removed.name)
+    } else {
+        format!(
+            "{}'s node still has its old share file (it never heard of the rotation); the share does not combine with the new ones",
+            removed.name
+        )
+    });
+    // The new committee signs.
+    let proposer = member(&s.members, 2 % n)?;
+    let reply = proposer
+        .group(Cmd::Propose {
+            group: group.to_owned(),
+            action: "TRIGGER_X".to_owned(),
+            data: Some("after the rotation".to_owned()),
+            remove: None,
+            committee: Vec::new(),
+            threshold: None,
+            minutes: 10,
+        })
+        .await?;
+    let GroupReply::Proposed { proposal: id } = reply else {
+        return Err(fail(format!("unexpected answer to propose: {reply:?}")));
+    };
+    t.detail(&format!(
+        "{} proposes TRIGGER_X \"after the rotation\"",
+        proposer.name
+    ));
+    let voters: Vec<usize> = remaining.iter().rev().copied().collect();
+    vote_until_passed(s, t, group, &id, &voters).await?;
+    let attestation = attestation_everywhere(s, t, group, &id).await?;
+    let file = s.dir.join("attestation-after-rotation.json");
+    let text = serde_json::to_string_pretty(&attestation).map_err(|e| fail(e.to_string()))?;
+    write(&file, &text)?;
+    let key = verify::group_key(group_key)?;
+    verify_attestation(&key, &verify::read(&file)?).map_err(|e| {
+        fail(format!(
+            "the new committee's attestation does not verify: {e}"
+        ))
+    })?;
+    t.detail(&format!(
+        "signed by the new committee; verifies under the same PK_G ({})",
+        file.display()
+    ));
+    let facts = json!({
+        "threshold": threshold,
+        "members": n,
+        "group_key": group_key,
+        "removed_share_erased": erased,
+        "proposal": id,
+        "attestation_file": file,
+    });
+    t.done(facts.clone());
+    Ok(facts)
 }
 
 /// Reads `cid` at `m` once its node has it: (epoch, text if it can decrypt it).

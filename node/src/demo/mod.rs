@@ -13,10 +13,13 @@
 //! 7. the committee signs the attestation;
 //! 8. an outsider verifies it with `PK_G` alone (and OpenSSL when installed);
 //! 9. the executing node fires the action (an HTTP POST to the demo's listener, once);
-//! 10. a vote removes the last member: a new epoch with a fresh key it never receives.
+//! 10. a vote removes the last member: a new epoch with a fresh key it never receives;
+//! 11. the admin reshares `PK_G` to the remaining members (the removed node erases its
+//!     share) and the new committee signs a fresh proposal under the same key.
 //!
 //! The data directory is kept (each node's store, keys, `node.log`), with
-//! `attestation.json` and `group-key.txt` for `quorate verify`.
+//! `attestation.json`, `attestation-after-rotation.json` and `group-key.txt` for
+//! `quorate verify`.
 
 mod cluster;
 mod flow;
