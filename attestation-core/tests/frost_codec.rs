@@ -1190,11 +1190,11 @@ proptest! {
             Break::NoDealers => {
                 let dealers = Vec::new();
                 call.reshare = Some(ReshareFrom { committee: call.epoch_state, dealers });
-                ObjectError::NotSorted("dealers")
+                ObjectError::TooLarge("dealers")
             }
             Break::TooManyDealers(dealers) => {
                 call.reshare = Some(ReshareFrom { committee: call.epoch_state, dealers });
-                ObjectError::NotSorted("dealers")
+                ObjectError::TooLarge("dealers")
             }
             Break::UnsortedDealers(i) => {
                 let mut dealers = call.members.clone();
@@ -1414,4 +1414,125 @@ fn lists_without_caps_of_their_own_are_capped_by_the_block_size() {
             .unwrap()
             .to_block()
     ));
+}
+
+/// Every list in a committee block has at most one entry per member: `MAX_COMMITTEE`
+/// entries decode, one more is refused with `TooLarge` (long before the 2 MiB block
+/// limit would stop it).
+#[test]
+fn every_list_is_capped_at_a_committee() {
+    let by = &real().people[0];
+    let entries = |n: usize| -> Vec<EchoEntry> {
+        (0..n)
+            .map(|i| {
+                let mut actor = [0; 32];
+                actor[..4].copy_from_slice(&u32::try_from(i).unwrap().to_be_bytes());
+                EchoEntry {
+                    actor: ActorId::from_bytes(actor),
+                    digest: [9; 32],
+                }
+            })
+            .collect()
+    };
+    let actors = |n: usize| entries(n).into_iter().map(|e| e.actor).collect::<Vec<_>>();
+    let shares = |n: usize| {
+        actors(n)
+            .into_iter()
+            .map(|to| SealedShare {
+                to,
+                sealed: vec![1; 4],
+            })
+            .collect::<Vec<_>>()
+    };
+    for n in [MAX_COMMITTEE, MAX_COMMITTEE + 1] {
+        let over = n > MAX_COMMITTEE;
+        let dkg = |body| DkgMessage {
+            group: GROUP,
+            session: [1; 32],
+            from: by.id(),
+            body,
+        };
+        let reshare = |body| ReshareMessage {
+            group: GROUP,
+            session: [4; 32],
+            from: by.id(),
+            body,
+        };
+        let sign = |body| SignMessage {
+            group: GROUP,
+            session: [2; 32],
+            from: by.id(),
+            body,
+        };
+        let results = [
+            DkgMessage::decode(&seal(
+                &dkg(DkgBody::Echo {
+                    digests: entries(n),
+                }),
+                by,
+            ))
+            .map(drop),
+            DkgMessage::decode(&seal(&dkg(DkgBody::Round2 { shares: shares(n) }), by)).map(drop),
+            ReshareMessage::decode(&seal(
+                &reshare(ReshareBody::Confirm {
+                    digests: entries(n),
+                    group_key: [5; 32],
+                }),
+                by,
+            ))
+            .map(drop),
+            ReshareMessage::decode(&seal(
+                &reshare(ReshareBody::Deal {
+                    commitment: vec![ByteArray::new([3; 32]); n],
+                    shares: shares(1),
+                }),
+                by,
+            ))
+            .map(drop),
+            SignMessage::decode(&seal(
+                &sign(SignBody::Request {
+                    committee: real().root,
+                    target: SignTarget {
+                        proposal: real().root,
+                        epoch: 1,
+                        issued_at: common::T0,
+                    },
+                    attempt: 1,
+                    asked: actors(n),
+                }),
+                by,
+            ))
+            .map(drop),
+            SignMessage::decode(&seal(
+                &sign(SignBody::Package {
+                    signers: actors(n),
+                    package: vec![1; 8],
+                }),
+                by,
+            ))
+            .map(drop),
+            CulpritEvidence::decode(&seal(
+                &CulpritEvidence {
+                    group: GROUP,
+                    committee: real().root,
+                    reporter: by.id(),
+                    culprits: actors(n),
+                    package: Vec::new(),
+                    shares: Vec::new(),
+                },
+                by,
+            ))
+            .map(drop),
+        ];
+        for (i, r) in results.into_iter().enumerate() {
+            if over {
+                assert!(
+                    matches!(r, Err(ObjectError::TooLarge(_))),
+                    "list {i}: {r:?}"
+                );
+            } else {
+                assert!(r.is_ok(), "list {i}: {r:?}");
+            }
+        }
+    }
 }

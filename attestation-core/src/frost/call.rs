@@ -67,12 +67,13 @@ impl CommitteeCall {
         if c.threshold < 2 || usize::from(c.threshold) > c.members.len() {
             return Err(ObjectError::Invalid("a threshold outside 2..=members"));
         }
-        if let Some(r) = &c.reshare
-            && (r.dealers.is_empty()
-                || r.dealers.len() > MAX_COMMITTEE
-                || !r.dealers.windows(2).all(|w| matches!(w, [a, b] if a < b)))
-        {
-            return Err(ObjectError::NotSorted("dealers"));
+        if let Some(r) = &c.reshare {
+            if !(1..=MAX_COMMITTEE).contains(&r.dealers.len()) {
+                return Err(ObjectError::TooLarge("dealers"));
+            }
+            if !r.dealers.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
+                return Err(ObjectError::NotSorted("dealers"));
+            }
         }
         Ok(c)
     }

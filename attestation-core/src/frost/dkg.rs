@@ -120,7 +120,22 @@ impl DkgMessage {
         if !envelope.payload.from.is_key_of(&key) {
             return Err(ObjectError::WrongSigner);
         }
+        match &envelope.payload.body {
+            DkgBody::Round1 { .. } => {}
+            DkgBody::Echo { digests } => at_most_committee(digests.len(), "echo digests")?,
+            DkgBody::Round2 { shares } => at_most_committee(shares.len(), "round-2 shares")?,
+        }
         Ok(envelope.payload)
+    }
+}
+
+/// Refuses a list from a peer longer than any committee (`what` names it): every list in a
+/// committee block has at most one entry per member.
+pub(crate) fn at_most_committee(len: usize, what: &'static str) -> Result<(), ObjectError> {
+    if len > MAX_COMMITTEE {
+        Err(ObjectError::TooLarge(what))
+    } else {
+        Ok(())
     }
 }
 

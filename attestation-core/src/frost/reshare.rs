@@ -70,7 +70,7 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteArray;
 use sha2::{Digest, Sha256};
 
-use super::dkg::{EchoEntry, MAX_COMMITTEE, SealedShare, identifier};
+use super::dkg::{EchoEntry, MAX_COMMITTEE, SealedShare, at_most_committee, identifier};
 use crate::committee::Committee;
 
 /// HPKE `info` of a sealed reshared share.
@@ -128,6 +128,15 @@ impl ReshareMessage {
         let key = envelope.verify()?;
         if !envelope.payload.from.is_key_of(&key) {
             return Err(ObjectError::WrongSigner);
+        }
+        match &envelope.payload.body {
+            ReshareBody::Deal { commitment, shares } => {
+                at_most_committee(commitment.len(), "commitment")?;
+                at_most_committee(shares.len(), "dealt shares")?;
+            }
+            ReshareBody::Confirm { digests, .. } => {
+                at_most_committee(digests.len(), "confirmed digests")?;
+            }
         }
         Ok(envelope.payload)
     }

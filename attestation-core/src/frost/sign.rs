@@ -41,7 +41,7 @@ use rand_core::{CryptoRngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::dkg::identifier;
+use super::dkg::{at_most_committee, identifier};
 use crate::attestation::{GroupAttestation, attested_hash, signed_message};
 use crate::committee::Committee;
 
@@ -162,6 +162,11 @@ impl SignMessage {
         let key = envelope.verify()?;
         if !envelope.payload.from.is_key_of(&key) {
             return Err(ObjectError::WrongSigner);
+        }
+        match &envelope.payload.body {
+            SignBody::Request { asked, .. } => at_most_committee(asked.len(), "asked")?,
+            SignBody::Package { signers, .. } => at_most_committee(signers.len(), "signers")?,
+            _ => {}
         }
         Ok(envelope.payload)
     }
@@ -552,6 +557,8 @@ impl CulpritEvidence {
         if !envelope.payload.reporter.is_key_of(&key) {
             return Err(ObjectError::WrongSigner);
         }
+        at_most_committee(envelope.payload.culprits.len(), "culprits")?;
+        at_most_committee(envelope.payload.shares.len(), "evidence shares")?;
         Ok(envelope.payload)
     }
 
