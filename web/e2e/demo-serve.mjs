@@ -4,8 +4,9 @@
 // of stdout), then keeps serving: the page it serves names the demo's rendezvous server and
 // its join endpoint (/config.json "demo"). A tab creates an actor, presses "join the demo
 // group", accepts the invitation the demo's admin (Ann) sends, and is admitted: it sees the
-// FROST committee and PK_G the script made, sends a message, and Ann's native node — read
-// with `quorate group read` and the demo's passphrase — decrypts it.
+// FROST committee (as the script's last step reshared it) and PK_G the script made, sends
+// a message, and Ann's native node — read with `quorate group read` and the demo's
+// passphrase — decrypts it.
 //
 // Runs in a loopback-only network namespace like the other tests. The native binary:
 // $QUORATE_BIN, else target/debug/quorate.
@@ -45,7 +46,9 @@ try {
   ], children);
   const transcript = JSON.parse(line);
   check(transcript.ok === true, `the demo's script passed: ${line.slice(0, 300)}`);
-  const { group, group_key: groupKey, web } = transcript.result;
+  const { group, group_key: groupKey, web, rotated } = transcript.result;
+  // The script ends by resharing the key to the members left after its removal.
+  const committee = `frost ${rotated.threshold}-of-${rotated.members}`;
   check(typeof web === "string", `the demo serves the page: ${JSON.stringify(transcript.result)}`);
   console.log(`demo script done in ${Date.now() - started} ms; page at ${web}`);
 
@@ -80,7 +83,7 @@ try {
   // Admitted by Ann's node: 3 nodes, 1 removed by the script, plus this tab.
   await waitFor(async () => {
     const g = await read(page, (g) => window.quorate.node.groups().find((x) => x.group === g) ?? null, group);
-    return g?.member && g.members.length === 3 && g.committee === "frost 2-of-3";
+    return g?.member && g.members.length === 3 && g.committee === committee;
   }, "the tab is a member and sees the demo's FROST committee", 30000);
   const key = await read(page, (g) => window.quorate.node.groupKey(g), group);
   check(JSON.stringify(key).includes(groupKey), `the tab knows the demo's PK_G ${groupKey}: ${JSON.stringify(key)}`);
