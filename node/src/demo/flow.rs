@@ -183,23 +183,7 @@ pub(crate) async fn run(s: &mut Stage, t: &mut Transcript) -> Result<Value, Fail
     let want = format!("frost {threshold}-of-{n}");
     let mut group_key = String::new();
     for m in &s.members {
-        let key = m
-            .until(
-                &Cmd::Proposals {
-                    group: group.clone(),
-                },
-                "the committee's record",
-                s.timeout,
-                |r| match r {
-                    GroupReply::Proposals {
-                        group_key: Some(k),
-                        committee: Some(c),
-                        ..
-                    } if *c == want => Some(k.clone()),
-                    _ => None,
-                },
-            )
-            .await?;
+        let key = committee_key(m, &group, &want, s.timeout).await?;
         if !group_key.is_empty() && group_key != key {
             return Err(fail(format!("{} derived another PK_G: {key}", m.name)));
         }
@@ -222,20 +206,7 @@ pub(crate) async fn run(s: &mut Stage, t: &mut Transcript) -> Result<Value, Fail
             proposer.name
         ),
     );
-    let reply = proposer
-        .group(Cmd::Propose {
-            group: group.clone(),
-            action: "TRIGGER_X".to_owned(),
-            data: Some("open the doors".to_owned()),
-            remove: None,
-            committee: Vec::new(),
-            threshold: None,
-            minutes: 10,
-        })
-        .await?;
-    let GroupReply::Proposed { proposal: trigger } = reply else {
-        return Err(fail(format!("unexpected answer to propose: {reply:?}")));
-    };
+    let trigger = propose(proposer, &group, "TRIGGER_X", Some("open the doors"), None).await?;
     t.detail(&format!(
         "proposal {trigger}: TRIGGER_X \"open the doors\", 10 minutes to vote"
     ));
@@ -290,20 +261,7 @@ pub(crate) async fn run(s: &mut Stage, t: &mut Transcript) -> Result<Value, Fail
             admin.name, removed.name
         ),
     );
-    let reply = admin
-        .group(Cmd::Propose {
-            group: group.clone(),
-            action: "REMOVE_MEMBER".to_owned(),
-            data: None,
-            remove: Some(removed.id.clone()),
-            committee: Vec::new(),
-            threshold: None,
-            minutes: 10,
-        })
-        .await?;
-    let GroupReply::Proposed { proposal: removal } = reply else {
-        return Err(fail(format!("unexpected answer to propose: {reply:?}")));
-    };
+    let removal = propose(admin, &group, "REMOVE_MEMBER", None, Some(&removed.id)).await?;
     t.detail(&format!(
         "proposal {removal}: REMOVE_MEMBER {}",
         removed.short()
@@ -594,23 +552,7 @@ async fn rotate(
     let want = format!("frost {threshold}-of-{n}");
     for &i in &remaining {
         let m = member(&s.members, i)?;
-        let key = m
-            .until(
-                &Cmd::Proposals {
-                    group: group.to_owned(),
-                },
-                "the rotated committee's record",
-                s.timeout,
-                |r| match r {
-                    GroupReply::Proposals {
-                        group_key: Some(k),
-                        committee: Some(c),
-                        ..
-                    } if *c == want => Some(k.clone()),
-                    _ => None,
-                },
-            )
-            .await?;
+        let key = committee_key(m, group, &want, s.timeout).await?;
         if key != group_key {
             return Err(fail(format!("{}: PK_G changed to {key}", m.name)));
         }
@@ -637,20 +579,14 @@ async fn rotate(
     });
     // The new committee signs.
     let proposer = member(&s.members, 2 % n)?;
-    let reply = proposer
-        .group(Cmd::Propose {
-            group: group.to_owned(),
-            action: "TRIGGER_X".to_owned(),
-            data: Some("after the rotation".to_owned()),
-            remove: None,
-            committee: Vec::new(),
-            threshold: None,
-            minutes: 10,
-        })
-        .await?;
-    let GroupReply::Proposed { proposal: id } = reply else {
-        return Err(fail(format!("unexpected answer to propose: {reply:?}")));
-    };
+    let id = propose(
+        proposer,
+        group,
+        "TRIGGER_X",
+        Some("after the rotation"),
+        None,
+    )
+    .await?;
     t.detail(&format!(
         "{} proposes TRIGGER_X \"after the rotation\"",
         proposer.name
@@ -681,6 +617,56 @@ async fn rotate(
     });
     t.done(facts.clone());
     Ok(facts)
+}
+
+/// Proposes `action` as `m` (10 minutes to vote); the proposal id.
+async fn propose(
+    m: &Member,
+    group: &str,
+    action: &str,
+    data: Option<&str>,
+    remove: Option<&str>,
+) -> Result<String, Failure> {
+    let reply = m
+        .group(Cmd::Propose {
+            group: group.to_owned(),
+            action: action.to_owned(),
+            data: data.map(str::to_owned),
+            remove: remove.map(str::to_owned),
+            committee: Vec::new(),
+            threshold: None,
+            minutes: 10,
+        })
+        .await?;
+    match reply {
+        GroupReply::Proposed { proposal } => Ok(proposal),
+        other => Err(fail(format!("unexpected answer to propose: {other:?}"))),
+    }
+}
+
+/// `PK_G` once `m`'s node records the committee described as `want` (`frost t-of-n`).
+async fn committee_key(
+    m: &Member,
+    group: &str,
+    want: &str,
+    timeout: Duration,
+) -> Result<String, Failure> {
+    m.until(
+        &Cmd::Proposals {
+            group: group.to_owned(),
+        },
+        &format!("the record of the {want} committee"),
+        timeout,
+        |r| match r {
+            GroupReply::Proposals {
+                group_key: Some(k),
+                committee: Some(c),
+                ..
+            } if c == want => Some(k.clone()),
+            _ => None,
+        },
+    )
+    .await
 }
 
 /// Reads `cid` at `m` once its node has it: (epoch, text if it can decrypt it).
