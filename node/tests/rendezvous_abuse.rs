@@ -245,6 +245,11 @@ async fn a_client_that_never_reads_is_disconnected_not_buffered() {
         c.max_room_members = 16;
         c.outbox_bytes = 128 * 1024;
         c.write_timeout = Duration::from_millis(500);
+        // The sleeper can be cut off while the senders' signals are still queued; those
+        // then go to an absent node, which counts as an error. Under CI load that was
+        // enough to close a sender (seen once: `Left(2)` reached the next joiner), so this
+        // test gives errors room: it is about the slow reader, not about error budgets.
+        c.max_errors = 1_000;
     })
     .await;
     let mut watcher = client(&server.url, "slow", 100).await;
